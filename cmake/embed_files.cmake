@@ -1,0 +1,17 @@
+# Turns every file below ROOT into a C array in OUT, with a table
+# ml_ui_assets[] of {path, data, size} for the web UI handler.
+file(GLOB_RECURSE files RELATIVE ${ROOT} ${ROOT}/*)
+list(SORT files)
+set(body "/* Generated from dashboards/ui by cmake/embed_files.cmake. */\n#include <stddef.h>\n#include \"http/ui_assets.h\"\n\n")
+set(table "")
+set(i 0)
+foreach(f ${files})
+  file(READ ${ROOT}/${f} hex HEX)
+  file(SIZE ${ROOT}/${f} size)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const unsigned char asset_${i}[] = {${bytes}0x00};\n")
+  string(APPEND table "\t{\"/${f}\", asset_${i}, ${size}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst struct ml_ui_asset ml_ui_assets[] = {\n${table}\t{NULL, NULL, 0},\n};\n")
+file(WRITE ${OUT} "${body}")

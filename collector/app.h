@@ -1,0 +1,23 @@
+/*
+ * app.h - the handles a request handler may use.
+ *
+ * One struct ml_app is built by main.c and passed as the ctx of every route
+ * handler. It is a list of the long-lived components, each behind its own
+ * module interface; handlers reach nothing else.
+ */
+#ifndef ML_APP_H
+#define ML_APP_H
+
+#include <stdint.h>
+
+struct ml_store;
+struct ml_trace_store;
+
+struct ml_app {
+	struct ml_store *store;        /* the LMDB environment and its writer */
+	struct ml_trace_store *traces; /* spans */
+	uint64_t start_time_ns;        /* process start, for /metrics and status */
+	volatile int ready;            /* 1 once every component is open (/-/ready) */
+};
+
+#endif

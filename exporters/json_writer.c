@@ -1,0 +1,154 @@
+/*
+ * json_writer.c - JSON escaping and number formatting; see json_writer.h.
+ */
+#include "exporters/json_writer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void ml_json_str(struct ml_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	ml_buf_putc(b, '"');
+	size_t run = 0; /* start of the pending run of bytes copied verbatim */
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = p[i];
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t l = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+		if (l > 0) {
+			i += l;
+			continue;
+		}
+		ml_buf_append(b, p + run, i - run);
+		switch (c) {
+		case '"': ml_buf_puts(b, "\\\""); break;
+		case '\\': ml_buf_puts(b, "\\\\"); break;
+		case '\n': ml_buf_puts(b, "\\n"); break;
+		case '\r': ml_buf_puts(b, "\\r"); break;
+		case '\t': ml_buf_puts(b, "\\t"); break;
+		default:
+			if (c < 0x20)
+				ml_buf_printf(b, "\\u%04x", c);
+			else
+				ml_buf_puts(b, "\xef\xbf\xbd"); /* invalid UTF-8 byte */
+		}
+		i++;
+		run = i;
+	}
+	ml_buf_append(b, p + run, n - run);
+	ml_buf_putc(b, '"');
+}
+
+void ml_json_cstr(struct ml_buf *b, const char *s)
+{
+	ml_json_str(b, s, strlen(s));
+}
+
+void ml_json_key(struct ml_buf *b, const char *key)
+{
+	ml_json_cstr(b, key);
+	ml_buf_putc(b, ':');
+}
+
+void ml_json_u64(struct ml_buf *b, uint64_t v)
+{
+	ml_buf_printf(b, "%" PRIu64, v);
+}
+
+void ml_json_i64(struct ml_buf *b, int64_t v)
+{
+	ml_buf_printf(b, "%" PRId64, v);
+}
+
+void ml_json_double(struct ml_buf *b, double v)
+{
+	if (isnan(v)) {
+		ml_buf_puts(b, "\"NaN\"");
+		return;
+	}
+	if (isinf(v)) {
+		ml_buf_puts(b, v > 0 ? "\"+Inf\"" : "\"-Inf\"");
+		return;
+	}
+	/* Shortest text that reads back as the same double. */
+	char tmp[32];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	ml_buf_puts(b, tmp);
+}
+
+void ml_json_hex(struct ml_buf *b, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t *d = ml_buf_reserve(b, 2 * n + 2);
+	if (d == NULL)
+		return;
+	*d++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		*d++ = (uint8_t)digits[p[i] >> 4];
+		*d++ = (uint8_t)digits[p[i] & 15];
+	}
+	*d = '"';
+	b->len += 2 * n + 2;
+}
+
+void ml_json_base64(struct ml_buf *b, const uint8_t *p, size_t n)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	ml_buf_putc(b, '"');
+	size_t i = 0;
+	for (; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
+		ml_buf_append(b, q, 4);
+	}
+	if (i < n) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+		char q[4] = {tbl[v >> 18], tbl[(v >> 12) & 63], i + 1 < n ? tbl[(v >> 6) & 63] : '=', '='};
+		ml_buf_append(b, q, 4);
+	}
+	ml_buf_putc(b, '"');
+}
