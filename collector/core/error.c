@@ -46,6 +46,14 @@ void ml_err_prefix(struct ml_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
+	size_t plen = strlen(prefix);
+	if (plen >= sizeof(err->msg))
+		plen = sizeof(err->msg) - 1;
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, old);
+	memcpy(err->msg, prefix, plen);
+	size_t olen = strnlen(old, sizeof(old) - 1);
+	if (olen > sizeof(err->msg) - 1 - plen)
+		olen = sizeof(err->msg) - 1 - plen;
+	memcpy(err->msg + plen, old, olen);
+	err->msg[plen + olen] = '\0';
 }
