@@ -120,7 +120,8 @@ int ml_trace_tags_json(const char *s, size_t n, struct ml_arena *arena,
 				quote_len(n), s);
 		goto fail;
 	}
-	json_object_foreach(root, key, val) {
+	size_t kn;
+	json_object_keylen_foreach(root, key, kn, val) {
 		char text[64];
 		const char *v;
 		size_t vn;
@@ -140,10 +141,10 @@ int ml_trace_tags_json(const char *s, size_t n, struct ml_arena *arena,
 		} else {
 			rc = ml_err_set(err, ML_EINVAL,
 					"parameter tags: the value of \"%.*s\" must be a string",
-					quote_len(strlen(key)), key);
+					quote_len(kn), key);
 			goto fail;
 		}
-		rc = tag_append(arena, tags, n_tags, key, strlen(key), v, vn, err);
+		rc = tag_append(arena, tags, n_tags, key, kn, v, vn, err);
 		if (rc)
 			goto fail;
 	}
