@@ -1,5 +1,7 @@
 /* Tests for collector/http/router.c and the route table of routes.c. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/router.h"
@@ -50,4 +52,22 @@ Test(router, params_and_headers)
 	cr_assert_str_eq(ml_http_param(&req, "q"), "1");
 	cr_assert_null(ml_http_param(&req, "missing"));
 	cr_assert_str_eq(ml_http_header(&req, "content-type"), "application/json");
+}
+
+/* docs/API.md must contain the table generated from the route table. */
+Test(router, docs_are_current)
+{
+	char *gen = NULL;
+	size_t genlen = 0;
+	FILE *m = open_memstream(&gen, &genlen);
+	ml_routes_markdown(m);
+	fclose(m);
+	FILE *f = fopen(ML_TEST_DATA_DIR "/../../docs/API.md", "r");
+	cr_assert_not_null(f, "docs/API.md is missing");
+	static char doc[65536];
+	size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+	doc[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(doc, gen) != NULL, "docs/API.md is out of date; its table must be:\n%s", gen);
+	free(gen);
 }
