@@ -1,0 +1,94 @@
+/*
+ * test_matcher.c - Prometheus matcher semantics.
+ */
+#include <criterion/criterion.h>
+
+#include <string.h>
+
+#include "query/matcher.h"
+
+static struct ml_matcher mk(enum ml_match_type t, const char *v)
+{
+	struct ml_matcher m;
+	struct ml_err err;
+	cr_assert_eq(ml_matcher_init(&m, t, "a", 1, v, strlen(v), &err), 0, "%s", err.msg);
+	return m;
+}
+
+static bool match(struct ml_matcher *m, const char *v)
+{
+	return ml_matcher_matches(m, v, strlen(v));
+}
+
+Test(matcher, equality_and_empty_rules)
+{
+	struct ml_matcher eq = mk(ML_MATCH_EQ, "x"), eqe = mk(ML_MATCH_EQ, ""), ne = mk(ML_MATCH_NEQ, "x"),
+			  nee = mk(ML_MATCH_NEQ, "");
+	cr_assert(match(&eq, "x"));
+	cr_assert_not(match(&eq, "xy"));
+	cr_assert_not(eq.matches_empty);
+	cr_assert(eqe.matches_empty);
+	cr_assert(ne.matches_empty);
+	cr_assert_not(match(&ne, "x"));
+	cr_assert(match(&ne, "y"));
+	cr_assert_not(nee.matches_empty);
+	cr_assert(match(&nee, "y"));
+	ml_matcher_fini(&eq);
+	ml_matcher_fini(&eqe);
+	ml_matcher_fini(&ne);
+	ml_matcher_fini(&nee);
+}
+
+Test(matcher, regex_is_fully_anchored)
+{
+	struct ml_matcher m = mk(ML_MATCH_RE, "foo|bar");
+	cr_assert(match(&m, "foo"));
+	cr_assert(match(&m, "bar"));
+	cr_assert_not(match(&m, "foobar"));
+	cr_assert_not(match(&m, "xfoo"));
+	cr_assert_not(match(&m, "foo\n"), "PCRE2's $ must not match before a final newline");
+	cr_assert_not(m.matches_empty);
+	ml_matcher_fini(&m);
+
+	m = mk(ML_MATCH_RE, "a.*");
+	cr_assert(match(&m, "a\nb"), "dot matches newline, as Prometheus's (?s)");
+	ml_matcher_fini(&m);
+
+	m = mk(ML_MATCH_RE, "x|");
+	cr_assert(m.matches_empty);
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, ".*");
+	cr_assert(m.matches_empty);
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, ".+");
+	cr_assert_not(m.matches_empty);
+	ml_matcher_fini(&m);
+}
+
+Test(matcher, negative_regex)
+{
+	struct ml_matcher m = mk(ML_MATCH_NRE, "5..");
+	cr_assert(match(&m, "200"));
+	cr_assert_not(match(&m, "503"));
+	cr_assert(match(&m, "5000"));
+	cr_assert(m.matches_empty);
+	ml_matcher_fini(&m);
+}
+
+Test(matcher, invalid_regex_is_a_clear_error)
+{
+	struct ml_matcher m;
+	struct ml_err err = {{0}};
+	cr_assert_eq(ml_matcher_init(&m, ML_MATCH_RE, "job", 3, "a(b", 3, &err), ML_EINVAL);
+	cr_assert(strstr(err.msg, "a(b") && strstr(err.msg, "job"), "%s", err.msg);
+	cr_assert_eq(ml_matcher_init(&m, ML_MATCH_RE, "job", 3, "a)|(b", 5, &err), ML_EINVAL,
+		     "unbalanced parentheses must not be rescued by the anchoring group");
+}
+
+Test(matcher, utf8_values)
+{
+	struct ml_matcher m = mk(ML_MATCH_RE, "caf.");
+	cr_assert(match(&m, "caf\xc3\xa9"), "dot matches one code point");
+	cr_assert_not(match(&m, "caf\xff"), "invalid UTF-8 does not crash");
+	ml_matcher_fini(&m);
+}
