@@ -464,7 +464,7 @@ int ml_zipkin_decode_json(const uint8_t *body, size_t len, struct ml_span_batch 
 	int rc = 0;
 
 	memset(report, 0, sizeof(*report));
-	root = json_loadb((const char *)body, len, JSON_ALLOW_NUL, &jerr);
+	root = json_loadb((const char *)body, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
 		rc = ml_err_set(err, ML_EINVAL, "invalid JSON at line %d column %d: %s", jerr.line,
 				jerr.column, jerr.text);
