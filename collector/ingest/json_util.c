@@ -160,7 +160,7 @@ static int wrong_type(const json_t *v, const char *expected, const struct ml_jso
 			    ml_json_type_name(v));
 }
 
-int ml_json_str(const json_t *v, struct ml_arena *arena, size_t max_bytes, struct ml_str *out,
+int ml_json_get_str(const json_t *v, struct ml_arena *arena, size_t max_bytes, struct ml_str *out,
 		const struct ml_json_path *path, const char *key, struct ml_err *err)
 {
 	if (v == NULL || !json_is_string(v))
@@ -205,7 +205,7 @@ static bool parse_decimal(const char *s, size_t n, bool allow_neg, bool *neg, ui
 	return true;
 }
 
-int ml_json_u64(const json_t *v, uint64_t *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_u64(const json_t *v, uint64_t *out, const struct ml_json_path *path, const char *key,
 		struct ml_err *err)
 {
 	bool neg;
@@ -240,7 +240,7 @@ int ml_json_u64(const json_t *v, uint64_t *out, const struct ml_json_path *path,
 	return wrong_type(v, "a decimal string", path, key, err);
 }
 
-int ml_json_i64(const json_t *v, int64_t *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_i64(const json_t *v, int64_t *out, const struct ml_json_path *path, const char *key,
 		struct ml_err *err)
 {
 	bool neg;
@@ -270,7 +270,7 @@ int ml_json_i64(const json_t *v, int64_t *out, const struct ml_json_path *path, 
 	return wrong_type(v, "a decimal string", path, key, err);
 }
 
-int ml_json_double(const json_t *v, double *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_double(const json_t *v, double *out, const struct ml_json_path *path, const char *key,
 		   struct ml_err *err)
 {
 	if (v != NULL && json_is_number(v)) {
@@ -310,7 +310,7 @@ int ml_json_double(const json_t *v, double *out, const struct ml_json_path *path
 	return wrong_type(v, "a number", path, key, err);
 }
 
-int ml_json_bool(const json_t *v, bool *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_bool(const json_t *v, bool *out, const struct ml_json_path *path, const char *key,
 		 struct ml_err *err)
 {
 	if (v == NULL || !json_is_boolean(v))

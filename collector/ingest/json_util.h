@@ -78,21 +78,21 @@ json_t *ml_json_member(const json_t *obj, const char *camel, const char *snake);
  */
 
 /* Copies a JSON string into arena; ML_ETOOBIG over max_bytes. */
-int ml_json_str(const json_t *v, struct ml_arena *arena, size_t max_bytes, struct ml_str *out,
+int ml_json_get_str(const json_t *v, struct ml_arena *arena, size_t max_bytes, struct ml_str *out,
 		const struct ml_json_path *path, const char *key, struct ml_err *err);
 /*
  * A proto3 JSON 64-bit integer: a decimal string ("1700000000000000000") or
  * a JSON integer. Unsigned: negative values are refused.
  */
-int ml_json_u64(const json_t *v, uint64_t *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_u64(const json_t *v, uint64_t *out, const struct ml_json_path *path, const char *key,
 		struct ml_err *err);
-int ml_json_i64(const json_t *v, int64_t *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_i64(const json_t *v, int64_t *out, const struct ml_json_path *path, const char *key,
 		struct ml_err *err);
 /* A number (integer or real) or one of the strings "NaN", "Infinity", "-Infinity". */
-int ml_json_double(const json_t *v, double *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_double(const json_t *v, double *out, const struct ml_json_path *path, const char *key,
 		   struct ml_err *err);
 /* true/false. */
-int ml_json_bool(const json_t *v, bool *out, const struct ml_json_path *path, const char *key,
+int ml_json_get_bool(const json_t *v, bool *out, const struct ml_json_path *path, const char *key,
 		 struct ml_err *err);
 /* Requires an array / object; returns 0 or ML_EINVAL naming the path. */
 int ml_json_expect_array(const json_t *v, const struct ml_json_path *path, const char *key,

@@ -416,21 +416,21 @@ static int any_json_json(struct ml_otlp_ctx *ctx, const json_t *v)
 		return 0;
 	case ANY_BOOL: {
 		bool x;
-		if ((rc = ml_json_bool(val, &x, &ctx->path, name, ctx->err)) != 0)
+		if ((rc = ml_json_get_bool(val, &x, &ctx->path, name, ctx->err)) != 0)
 			return rc;
 		ml_buf_puts(b, x ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
 		return 0;
 	}
 	case ANY_INT: {
 		int64_t x;
-		if ((rc = ml_json_i64(val, &x, &ctx->path, name, ctx->err)) != 0)
+		if ((rc = ml_json_get_i64(val, &x, &ctx->path, name, ctx->err)) != 0)
 			return rc;
 		ml_buf_printf(b, "{\"intValue\":\"%lld\"}", (long long)x);
 		return 0;
 	}
 	case ANY_DOUBLE: {
 		double x;
-		if ((rc = ml_json_double(val, &x, &ctx->path, name, ctx->err)) != 0)
+		if ((rc = ml_json_get_double(val, &x, &ctx->path, name, ctx->err)) != 0)
 			return rc;
 		ml_buf_puts(b, "{\"doubleValue\":");
 		put_double(b, x);
@@ -484,17 +484,17 @@ static int any_from_json(struct ml_otlp_ctx *ctx, const json_t *v, struct ml_att
 		return rc;
 	switch (any_which(v, &val, &name)) {
 	case ANY_STRING:
-		return ml_json_str(val, ctx->arena, ML_MAX_STRING_BYTES, &a->v.s, &ctx->path, name,
+		return ml_json_get_str(val, ctx->arena, ML_MAX_STRING_BYTES, &a->v.s, &ctx->path, name,
 				   ctx->err);
 	case ANY_BOOL:
 		a->type = ML_VAL_BOOL;
-		return ml_json_bool(val, &a->v.b, &ctx->path, name, ctx->err);
+		return ml_json_get_bool(val, &a->v.b, &ctx->path, name, ctx->err);
 	case ANY_INT:
 		a->type = ML_VAL_INT;
-		return ml_json_i64(val, &a->v.i, &ctx->path, name, ctx->err);
+		return ml_json_get_i64(val, &a->v.i, &ctx->path, name, ctx->err);
 	case ANY_DOUBLE:
 		a->type = ML_VAL_DOUBLE;
-		return ml_json_double(val, &a->v.d, &ctx->path, name, ctx->err);
+		return ml_json_get_double(val, &a->v.d, &ctx->path, name, ctx->err);
 	case ANY_BYTES:
 		a->type = ML_VAL_BYTES;
 		if (!json_is_string(val))
@@ -550,7 +550,7 @@ int ml_otlp_attrs_from_json(struct ml_otlp_ctx *ctx, const json_t *list, size_t 
 			return rc;
 		json_t *key = ml_json_member(kv, "key", NULL);
 		if (key != NULL)
-			rc = ml_json_str(key, ctx->arena, ML_MAX_STRING_BYTES, &items[i].key,
+			rc = ml_json_get_str(key, ctx->arena, ML_MAX_STRING_BYTES, &items[i].key,
 					 &ctx->path, "key", ctx->err);
 		else
 			items[i].key = ml_str_make("", 0);
@@ -652,10 +652,10 @@ int ml_otlp_scope_from_json(struct ml_otlp_ctx *ctx, const json_t *obj, struct m
 	json_t *name = ml_json_member(obj, "name", NULL);
 	json_t *version = ml_json_member(obj, "version", NULL);
 	if (rc == 0 && name != NULL)
-		rc = ml_json_str(name, ctx->arena, ML_MAX_STRING_BYTES, &out->scope_name, &ctx->path,
+		rc = ml_json_get_str(name, ctx->arena, ML_MAX_STRING_BYTES, &out->scope_name, &ctx->path,
 				 "name", ctx->err);
 	if (rc == 0 && version != NULL)
-		rc = ml_json_str(version, ctx->arena, ML_MAX_STRING_BYTES, &out->scope_version,
+		rc = ml_json_get_str(version, ctx->arena, ML_MAX_STRING_BYTES, &out->scope_version,
 				 &ctx->path, "version", ctx->err);
 	if (rc == 0)
 		ml_json_path_pop(&ctx->path, mark);

@@ -356,7 +356,7 @@ static int json_u32(struct ml_otlp_ctx *ctx, const json_t *obj, const char *came
 	*out = 0;
 	if (v == NULL)
 		return 0;
-	int rc = ml_json_u64(v, &x, &ctx->path, camel, ctx->err);
+	int rc = ml_json_get_u64(v, &x, &ctx->path, camel, ctx->err);
 	if (rc != 0)
 		return rc;
 	if (x > UINT32_MAX)
@@ -371,7 +371,7 @@ static int json_time(struct ml_otlp_ctx *ctx, const json_t *obj, const char *cam
 {
 	json_t *v = ml_json_member(obj, camel, snake);
 	*out = 0;
-	return v == NULL ? 0 : ml_json_u64(v, out, &ctx->path, camel, ctx->err);
+	return v == NULL ? 0 : ml_json_get_u64(v, out, &ctx->path, camel, ctx->err);
 }
 
 /* An optional string member copied into the arena ("" when absent). */
@@ -381,7 +381,7 @@ static int json_opt_str(struct ml_otlp_ctx *ctx, const json_t *obj, const char *
 	json_t *v = ml_json_member(obj, camel, snake);
 	*out = ml_str_make("", 0);
 	return v == NULL ? 0
-			 : ml_json_str(v, ctx->arena, ML_MAX_STRING_BYTES, out, &ctx->path, camel,
+			 : ml_json_get_str(v, ctx->arena, ML_MAX_STRING_BYTES, out, &ctx->path, camel,
 				       ctx->err);
 }
 
