@@ -31,6 +31,7 @@ static char dir[64];
 static struct ml_store *store;
 static struct ml_app app;
 static uint64_t now_us; /* trace T3 is "recent": default time windows must find it */
+static int last_status;  /* of the last call(), for assert_error(call(...), ...) */
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -225,6 +226,7 @@ static json_t *call(ml_http_handler h, const char *path_rest, int *status, ...)
 			   (const char *)resp.body.data);
 	cr_assert_str_eq(resp.content_type, "application/json");
 	*status = resp.status;
+	last_status = resp.status;
 	ml_buf_free(&resp.body);
 	ml_arena_destroy(req.arena);
 	return j;
@@ -248,9 +250,13 @@ static json_t *ok_data(json_t *j, int status)
 	return json_object_get(j, "data");
 }
 
-/* An error answer: the status, data null, one error with that code and a message containing needle. */
-static void assert_error(json_t *j, int status, int want, const char *needle)
+/*
+ * An error answer of the last call: the status, data null, one error with
+ * that code and a message containing needle.
+ */
+static void assert_error(json_t *j, int want, const char *needle)
 {
+	int status = last_status;
 	cr_assert_eq(status, want, "status %d, want %d: %s", status, want, json_dumps(j, JSON_COMPACT));
 	cr_assert(json_is_null(json_object_get(j, "data")));
 	json_t *errs = json_object_get(j, "errors");
@@ -355,7 +361,7 @@ Test(jaeger_api, store_not_open_is_503)
 	app.traces = NULL;
 	json_t *j = call(ml_jaeger_services, "", &st, NULL);
 	app.traces = ts;
-	assert_error(j, st, 503, "not open");
+	assert_error(j, 503, "not open");
 }
 
 Test(jaeger_api, service_operations_legacy)
@@ -372,10 +378,10 @@ Test(jaeger_api, service_operations_legacy)
 	cr_assert_eq(json_array_size(ok_data(j, st)), 0);
 	json_decref(j);
 
-	assert_error(call(ml_jaeger_service_operations, "frontend", &st, NULL), st, 404, "no such endpoint");
-	assert_error(call(ml_jaeger_service_operations, "frontend/operationsx", &st, NULL), st, 404,
+	assert_error(call(ml_jaeger_service_operations, "frontend", &st, NULL), 404, "no such endpoint");
+	assert_error(call(ml_jaeger_service_operations, "frontend/operationsx", &st, NULL), 404,
 		     "/api/services/frontend/operationsx");
-	assert_error(call(ml_jaeger_service_operations, "/operations", &st, NULL), st, 404, "no such endpoint");
+	assert_error(call(ml_jaeger_service_operations, "/operations", &st, NULL), 404, "no such endpoint");
 }
 
 Test(jaeger_api, operations_with_kind)
@@ -396,9 +402,8 @@ Test(jaeger_api, operations_with_kind)
 	cr_assert_str_eq(sget(json_array_get(data, 0), "name"), "GET /api/items");
 	json_decref(j);
 
-	assert_error(call(ml_jaeger_operations, "", &st, NULL), st, 400, "parameter 'service' is required");
-	assert_error(call(ml_jaeger_operations, "", &st, "service", "frontend", "spanKind", "SERVER", NULL),
-		     st, 400, "'spanKind'");
+	assert_error(call(ml_jaeger_operations, "", &st, NULL), 400, "parameter 'service' is required");
+	assert_error(call(ml_jaeger_operations, "", &st, "service", "frontend", "spanKind", "SERVER", NULL), 400, "'spanKind'");
 }
 
 /* ---- search ----------------------------------------------------------- */
@@ -527,35 +532,27 @@ Test(jaeger_api, search_errors)
 {
 	int st;
 	const char *s0 = us(0, BASE_US), *e0 = us(1, BASE_US + 1000);
-	assert_error(call(ml_jaeger_search, "", &st, NULL), st, 400, "parameter 'service' is required");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "", "operation", "x", NULL), st, 400,
+	assert_error(call(ml_jaeger_search, "", &st, NULL), 400, "parameter 'service' is required");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "", "operation", "x", NULL), 400,
 		     "parameter 'service' is required");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "minDuration", "x", NULL), st,
-		     400, "unable to parse param 'minDuration': time: invalid duration \"x\"");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "maxDuration", "10", NULL), st,
-		     400, "'maxDuration'");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "minDuration", "x", NULL), 400, "unable to parse param 'minDuration': time: invalid duration \"x\"");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "maxDuration", "10", NULL), 400, "'maxDuration'");
 	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "minDuration", "2s",
-			  "maxDuration", "1s", NULL),
-		     st, 400, "'maxDuration' should be greater than 'minDuration'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "start", "yesterday", NULL), st,
-		     400, "unable to parse param 'start'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "end", "-5", NULL), st, 400,
+			  "maxDuration", "1s", NULL), 400, "'maxDuration' should be greater than 'minDuration'");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "start", "yesterday", NULL), 400, "unable to parse param 'start'");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "end", "-5", NULL), 400,
 		     "unable to parse param 'end'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "start", e0, "end", s0, NULL), st,
-		     400, "'end'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "limit", "ten", NULL), st, 400,
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "start", e0, "end", s0, NULL), 400, "'end'");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "limit", "ten", NULL), 400,
 		     "unable to parse param 'limit'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "limit", "99999999999", NULL), st,
-		     400, "'limit'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "lookback", "soon", NULL), st,
-		     400, "unable to parse param 'lookback'");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "tags", "{\"error\":", NULL), st,
-		     400, "tags");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "tags", "[1]", NULL), st, 400,
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "limit", "99999999999", NULL), 400, "'limit'");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "lookback", "soon", NULL), 400, "unable to parse param 'lookback'");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "tags", "{\"error\":", NULL), 400, "tags");
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "tags", "[1]", NULL), 400,
 		     "tags");
-	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "tag", "nocolon", NULL), st, 400,
+	assert_error(call(ml_jaeger_search, "", &st, "service", "frontend", "tag", "nocolon", NULL), 400,
 		     "tag");
-	assert_error(call(ml_jaeger_search, "", &st, "traceID", "xyz", NULL), st, 400,
+	assert_error(call(ml_jaeger_search, "", &st, "traceID", "xyz", NULL), 400,
 		     "cannot parse traceID param");
 }
 
@@ -619,10 +616,10 @@ Test(jaeger_api, trace_by_id_errors)
 			       "\"errors\":[{\"code\":404,\"msg\":\"trace not found\"}]}");
 	free(text);
 	json_decref(j);
-	assert_error(call(ml_jaeger_trace, "not-hex", &st, NULL), st, 400, "cannot parse traceID");
-	assert_error(call(ml_jaeger_trace, "", &st, NULL), st, 400, "cannot parse traceID");
-	assert_error(call(ml_jaeger_trace, T1 "00", &st, NULL), st, 400, "cannot parse traceID");
-	assert_error(call(ml_jaeger_trace, T1, &st, "start", "x", NULL), st, 400,
+	assert_error(call(ml_jaeger_trace, "not-hex", &st, NULL), 400, "cannot parse traceID");
+	assert_error(call(ml_jaeger_trace, "", &st, NULL), 400, "cannot parse traceID");
+	assert_error(call(ml_jaeger_trace, T1 "00", &st, NULL), 400, "cannot parse traceID");
+	assert_error(call(ml_jaeger_trace, T1, &st, "start", "x", NULL), 400,
 		     "unable to parse param 'start'");
 }
 
@@ -666,8 +663,8 @@ Test(jaeger_api, dependencies)
 	cr_assert_eq(json_array_size(ok_data(j, st)), 0);
 	json_decref(j);
 
-	assert_error(call(ml_jaeger_dependencies, "", &st, "endTs", "now", NULL), st, 400,
+	assert_error(call(ml_jaeger_dependencies, "", &st, "endTs", "now", NULL), 400,
 		     "unable to parse param 'endTs'");
-	assert_error(call(ml_jaeger_dependencies, "", &st, "lookback", "1h", NULL), st, 400,
+	assert_error(call(ml_jaeger_dependencies, "", &st, "lookback", "1h", NULL), 400,
 		     "unable to parse param 'lookback'");
 }
