@@ -1,0 +1,130 @@
+/*
+ * Tests for collector/query/promql_parse.c, promql_lex.c and promql_ast.c:
+ * queries print back as Prometheus 2.42's format_query prints them, and bad
+ * queries fail with Prometheus's messages.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "query/promql_parse.h"
+
+static void check_format(const char *q, const char *want)
+{
+	struct ml_err err;
+	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+	cr_assert_not_null(e, "%s: %s", q, err.msg);
+	struct ml_buf b = ML_BUF_INIT;
+	ml_promql_format(e->root, &b);
+	ml_buf_putc(&b, '\0');
+	cr_assert_str_eq((char *)b.data, want, "format of %s", q);
+	/* Printing is a fixed point: the printed form parses to the same text. */
+	struct ml_promql_expr *e2 = ml_promql_parse((char *)b.data, b.len - 1, &err);
+	cr_assert_not_null(e2, "reparse of %s: %s", b.data, err.msg);
+	struct ml_buf b2 = ML_BUF_INIT;
+	ml_promql_format(e2->root, &b2);
+	ml_buf_putc(&b2, '\0');
+	cr_assert_str_eq((char *)b2.data, want);
+	ml_buf_free(&b);
+	ml_buf_free(&b2);
+	ml_promql_expr_destroy(e);
+	ml_promql_expr_destroy(e2);
+}
+
+static void check_error(const char *q, const char *want_substr)
+{
+	struct ml_err err;
+	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+	cr_assert_null(e, "%s should not parse", q);
+	cr_assert(strstr(err.msg, want_substr) != NULL, "%s: got \"%s\", want \"%s\"", q, err.msg,
+		  want_substr);
+	cr_assert(strstr(err.msg, "parse error") != NULL, "%s: %s", q, err.msg);
+}
+
+Test(promql_parse, selectors_and_modifiers)
+{
+	check_format("up", "up");
+	check_format("http_requests_total{job=\"api\", code=~\"5..\",}",
+		     "http_requests_total{code=~\"5..\",job=\"api\"}");
+	check_format("{__name__=\"up\"}", "{__name__=\"up\"}");
+	check_format("foo offset 5m", "foo offset 5m");
+	check_format("foo offset -5m", "foo offset -5m");
+	check_format("foo[90m] offset 1h", "foo[1h30m] offset 1h");
+	check_format("foo @ 100", "foo @ 100.000");
+	check_format("foo[5m] @ end()", "foo[5m] @ end()");
+	check_format("rate(foo[5m:1m])", "rate(foo[5m:1m])");
+	check_format("max_over_time(rate(foo[1m])[10m:])", "max_over_time(rate(foo[1m])[10m:])");
+	check_format("istio:requests:rate5m", "istio:requests:rate5m");
+	check_format("foo{on=\"x\", by=\"y\"}", "foo{by=\"y\",on=\"x\"}");
+}
+
+Test(promql_parse, operators_precedence_and_modifiers)
+{
+	check_format("a + b * c", "a + b * c");
+	check_format("(a + b) * c", "(a + b) * c");
+	check_format("-2^2", "-2 ^ 2");
+	check_format("2 ^ 3 ^ 2", "2 ^ 3 ^ 2");
+	check_format("-1", "-1");
+	check_format("a > bool 1", "a > bool 1");
+	check_format("a / on(x) group_left(y) b", "a / on (x) group_left (y) b");
+	check_format("a * ignoring(code) group_right b", "a * ignoring (code) group_right () b");
+	check_format("foo OR bar AND baz", "foo or bar and baz");
+	check_format("a unless on() b", "a unless on () b");
+	check_format("1e6", "1e+06");
+	check_format("0x1F + 010", "31 + 8");
+	check_format("1 + Inf - NaN", "1 + +Inf - NaN");
+	check_format("a atan2 b", "a atan2 b");
+	check_format("vector(1) or on () vector(0)", "vector(1) or on () vector(0)");
+}
+
+Test(promql_parse, aggregations_and_functions)
+{
+	check_format("sum(rate(http_requests_total{job=\"api\"}[5m])) by (handler)",
+		     "sum by (handler) (rate(http_requests_total{job=\"api\"}[5m]))");
+	check_format("sum by (le, source_app) (rate(x_bucket[1m]))",
+		     "sum by (le, source_app) (rate(x_bucket[1m]))");
+	check_format("SUM WITHOUT (a,b,) (x)", "sum without (a, b) (x)");
+	check_format("topk(5, foo)", "topk(5, foo)");
+	check_format("count_values(\"value\", foo)", "count_values(\"value\", foo)");
+	check_format("quantile(0.9, foo)", "quantile(0.9, foo)");
+	check_format("histogram_quantile(0.95, sum(rate(b_bucket[5m])) by (le))",
+		     "histogram_quantile(0.95, sum by (le) (rate(b_bucket[5m])))");
+	check_format("label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")",
+		     "label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")");
+	check_format("label_join(up, \"x\", \",\", \"a\", \"b\", \"c\")",
+		     "label_join(up, \"x\", \",\", \"a\", \"b\", \"c\")");
+	check_format("round(x, 0.01)", "round(x, 0.01)");
+	check_format("day_of_week()", "day_of_week()");
+	check_format("time() - timestamp(up)", "time() - timestamp(up)");
+	/* Kiali's style: space before the range, uppercase OR, a trailing comma. */
+	check_format("round(sum(rate(istio_requests_total{reporter=\"source\",} [600s])) by (app) > 0,0.001) OR vector(0)",
+		     "round(sum by (app) (rate(istio_requests_total{reporter=\"source\"}[10m])) > 0, 0.001) or vector(0)");
+	check_format("# a comment\nsum(up) # another\n", "sum(up)");
+}
+
+Test(promql_parse, errors_read_like_prometheus)
+{
+	check_error("", "no expression found in input");
+	check_error("sum(x) by", "unexpected end of input");
+	check_error("rate(foo)",
+		    "expected type range vector in call to function \"rate\", got instant vector");
+	check_error("{a=\"\"}", "vector selector must contain at least one non-empty matcher");
+	check_error("1 > 2", "comparisons between scalars must use BOOL modifier");
+	check_error("foo and 1", "set operator \"and\" not allowed in binary scalar expression");
+	check_error("nosuch(x)", "unknown function with name \"nosuch\"");
+	check_error("foo{a=\"b\"", "unexpected end of input");
+	check_error("foo offset 1m offset 2m", "offset may not be set multiple times");
+	check_error("(foo)[5m]", "ranges only allowed for vector selectors");
+	check_error("foo + bool bar", "bool modifier can only be used on comparison operators");
+	check_error("topk(foo)", "wrong number of arguments for aggregate expression");
+	check_error("sum(foo[5m])", "expected type instant vector in aggregation expression");
+	check_error("foo{a=~\"(\"}", "(");
+	check_error("round()", "expected at least 1 argument(s) in call to \"round\", got 0");
+	check_error("foo{__name__=\"bar\"}", "metric name must not be set twice");
+	check_error("1 +", "unexpected end of input");
+	check_error("foo bar", "unexpected identifier \"bar\"");
+	check_error("3x", "bad number or duration syntax");
+	check_error("\"unterminated", "unterminated quoted string");
+	check_error("sum(x)\n  by", "2:");
+}
