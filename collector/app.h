@@ -12,10 +12,14 @@
 
 struct ml_store;
 struct ml_trace_store;
+struct ml_tsdb;
+struct ml_delta_accumulator;
 
 struct ml_app {
 	struct ml_store *store;        /* the LMDB environment and its writer */
 	struct ml_trace_store *traces; /* spans */
+	struct ml_tsdb *tsdb;          /* time series */
+	struct ml_delta_accumulator *deltas; /* OTLP delta -> cumulative state */
 	uint64_t start_time_ns;        /* process start, for /metrics and status */
 	volatile int ready;            /* 1 once every component is open (/-/ready) */
 };

@@ -1,16 +1,19 @@
 /*
  * main.c - meshlens's entry point: flags, start-up in dependency order
- * (store, trace store, HTTP), signal handling, and clean shutdown in the
+ * (store, trace store, TSDB, housekeeping, HTTP), signal handling, and clean shutdown in the
  * reverse order (HTTP first, so in-flight pushes finish and are committed
  * before the store closes).
  */
 #include "app.h"
 #include "core/log.h"
 #include "flags.h"
+#include "housekeeping.h"
 #include "http/routes.h"
 #include "http/server.h"
+#include "ingest/otlp_metrics.h"
 #include "store/env.h"
 #include "store/trace_store.h"
+#include "store/tsdb.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -26,12 +29,22 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static int tsdb_maintain(void *ctx, int64_t now)
+{
+	struct ml_err err;
+	int rc = ml_tsdb_maintain(ctx, now, &err);
+	if (rc != 0)
+		ml_log(ML_LOG_WARN, "msg=\"TSDB maintenance failed\" err=\"%s\"", err.msg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct ml_config cfg;
 	struct ml_err err;
 	struct ml_app app;
 	struct ml_http_server *http = NULL;
+	struct ml_housekeeping *hk = NULL;
 	int status = 1;
 
 	memset(&app, 0, sizeof(app));
@@ -84,6 +97,28 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	struct ml_tsdb_options dopt = {
+		.retention_ms = (int64_t)cfg.retention_ms,
+	};
+	app.tsdb = ml_tsdb_open(app.store, &dopt, &err);
+	if (app.tsdb == NULL) {
+		ml_log(ML_LOG_ERROR, "msg=\"cannot open time-series store\" err=\"%s\"", err.msg);
+		goto out;
+	}
+	app.deltas = ml_delta_accumulator_create(0);
+	if (app.deltas == NULL) {
+		ml_log(ML_LOG_ERROR, "msg=\"out of memory\"");
+		goto out;
+	}
+	const struct ml_periodic_task tasks[] = {
+		{"tsdb_maintain", 10000, tsdb_maintain, app.tsdb},
+	};
+	hk = ml_housekeeping_start(tasks, sizeof(tasks) / sizeof(tasks[0]));
+	if (hk == NULL) {
+		ml_log(ML_LOG_ERROR, "msg=\"cannot start the housekeeping thread\"");
+		goto out;
+	}
+
 	struct ml_http_options hopt = {
 		.listen = cfg.listen,
 		.n_listen = cfg.n_listen,
@@ -109,6 +144,9 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	ml_http_server_stop(http);
+	ml_housekeeping_stop(hk);
+	ml_delta_accumulator_destroy(app.deltas);
+	ml_tsdb_close(app.tsdb);
 	ml_trace_store_close(app.traces);
 	ml_store_close(app.store);
 	if (status == 0)

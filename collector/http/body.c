@@ -10,6 +10,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -94,6 +95,27 @@ done:
 	return rc;
 }
 
+/* Snappy block format, as Prometheus remote write uses it (Content-Encoding: snappy). */
+static int snappy_body(const uint8_t *in, size_t len, size_t max, struct ml_buf *out,
+		       struct ml_err *err)
+{
+	size_t n;
+	if (snappy_uncompressed_length((const char *)in, len, &n) != SNAPPY_OK)
+		return ml_err_set(err, ML_EINVAL, "snappy: corrupt input");
+	if (n > max)
+		return ml_err_set(err, ML_ETOOBIG,
+				  "decompressed body exceeds the limit of %zu bytes (snappy header says %zu)",
+				  max, n);
+	uint8_t *dst = ml_buf_reserve(out, n ? n : 1);
+	if (dst == NULL)
+		return ml_err_set(err, ML_ENOMEM, "out of memory decompressing the body");
+	size_t got = n;
+	if (snappy_uncompress((const char *)in, len, (char *)dst, &got) != SNAPPY_OK || got != n)
+		return ml_err_set(err, ML_EINVAL, "snappy: corrupt input");
+	out->len += got;
+	return 0;
+}
+
 int ml_http_decode_body(const char *encoding, const uint8_t *in, size_t len, size_t max,
 			uint8_t **out, size_t *out_len, struct ml_err *err)
 {
@@ -112,9 +134,11 @@ int ml_http_decode_body(const char *encoding, const uint8_t *in, size_t len, siz
 		rc = inflate_body(in, len, max, MAX_WBITS, &b, err);
 	} else if (strcasecmp(encoding, "zstd") == 0) {
 		rc = zstd_body(in, len, max, &b, err);
+	} else if (strcasecmp(encoding, "snappy") == 0) {
+		rc = snappy_body(in, len, max, &b, err);
 	} else {
 		return ml_err_set(err, ML_EUNSUPP,
-				  "unsupported Content-Encoding \"%.64s\": use gzip, deflate, zstd or identity",
+				  "unsupported Content-Encoding \"%.64s\": use gzip, deflate, zstd, snappy or identity",
 				  encoding);
 	}
 	if (rc != 0) {

@@ -76,6 +76,12 @@ const struct ml_route ml_routes[] = {
 	 "OTLP/HTTP traces, application/x-protobuf or application/json."},
 	{"POST", "/api/v2/spans", false, ML_ROLE_PUSH, ml_ingest_zipkin_spans,
 	 "Zipkin v2 JSON spans (what Envoy sends); answers 202."},
+	{"POST", "/v1/metrics", false, ML_ROLE_PUSH, ml_ingest_otlp_metrics,
+	 "OTLP/HTTP metrics, application/x-protobuf or application/json."},
+	{"POST", "/api/v1/write", false, ML_ROLE_PUSH, ml_ingest_remote_write,
+	 "Prometheus remote write 1.0 (snappy protobuf); answers 204."},
+	{"POST", "/api/v1/import/prometheus", false, ML_ROLE_PUSH, ml_ingest_prom_text,
+	 "Prometheus text exposition 0.0.4 or OpenMetrics text (?extra_label=name=value); answers 204."},
 	/* Jaeger query API */
 	{"GET", "/api/services", false, ML_ROLE_READ, ml_jaeger_services, "Jaeger: service names."},
 	{"GET", "/api/services/", true, ML_ROLE_READ, ml_jaeger_service_operations,

@@ -45,7 +45,7 @@ void ml_http_server_stop(struct ml_http_server *srv);
 
 /*
  * Removes a Content-Encoding ("gzip", "x-gzip", "deflate", "zstd",
- * "identity") from in[0..len) into a new ml_malloc'ed buffer (*out, *out_len,
+ * "snappy" (block format, as remote write sends it), "identity") from in[0..len) into a new ml_malloc'ed buffer (*out, *out_len,
  * the caller frees it) of at most max bytes. Returns 0, ML_EUNSUPP (unknown
  * encoding), ML_ETOOBIG (over max) or ML_EINVAL (corrupt stream) with a
  * message in err. Exposed for tests.

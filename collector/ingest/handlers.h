@@ -13,4 +13,11 @@ void ml_ingest_otlp_traces(const struct ml_http_request *req, struct ml_http_res
 /* POST /api/v2/spans: Zipkin v2 JSON; answers 202. */
 void ml_ingest_zipkin_spans(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
 
+/* POST /v1/metrics: OTLP/HTTP metrics, protobuf or JSON. */
+void ml_ingest_otlp_metrics(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
+/* POST /api/v1/write: Prometheus remote write 1.0 (snappy protobuf); answers 204. */
+void ml_ingest_remote_write(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
+/* POST /api/v1/import/prometheus: text exposition 0.0.4 or OpenMetrics text; answers 204. */
+void ml_ingest_prom_text(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
+
 #endif
