@@ -255,3 +255,21 @@ bool ml_labels_equal(struct ml_labels a, struct ml_labels b)
 {
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
+
+int ml_labels_cmp(struct ml_labels a, struct ml_labels b)
+{
+	struct ml_labels_iter ia, ib;
+	struct ml_str an, av, bn, bv;
+	ml_labels_iter_init(&ia, a);
+	ml_labels_iter_init(&ib, b);
+	for (;;) {
+		bool ha = ml_labels_next(&ia, &an, &av), hb = ml_labels_next(&ib, &bn, &bv);
+		if (!ha || !hb)
+			return ha - hb;
+		int c = cmp_str(an, bn);
+		if (c == 0)
+			c = cmp_str(av, bv);
+		if (c)
+			return c;
+	}
+}

@@ -84,4 +84,10 @@ const char *ml_labels_format(struct ml_labels ls, char *out, size_t outlen);
 /* The same for not yet canonical labels straight from a batch. */
 const char *ml_labels_format_raw(const struct ml_label *in, uint32_t n, char *out, size_t outlen);
 
+/*
+ * Orders label sets as Prometheus does (labels.Compare): label by label,
+ * name then value, byte-wise; a set that is a prefix of the other sorts first.
+ */
+int ml_labels_cmp(struct ml_labels a, struct ml_labels b);
+
 #endif
