@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "core/alloc.h"
 #include "core/arena.h"
 #include "exporters/jaeger_api.h"
 #include "store/env.h"
@@ -667,4 +668,39 @@ Test(jaeger_api, dependencies)
 		     "unable to parse param 'endTs'");
 	assert_error(call(ml_jaeger_dependencies, "", &st, "lookback", "1h", NULL), 400,
 		     "unable to parse param 'lookback'");
+}
+
+/* Allocation failures anywhere in a search answer 5xx, or succeed whole. */
+Test(jaeger_api, search_out_of_memory)
+{
+	struct ml_http_param params[] = {{"service", "frontend"}, {"start", "1"}, {"end", "9999999999999999"},
+					 {"tags", "{\"error\":\"true\"}"}};
+	int failures = 0;
+	for (long n = 0; n < 40; n++) {
+		struct ml_http_request req;
+		memset(&req, 0, sizeof(req));
+		req.method = "GET";
+		req.path = "/api/traces";
+		req.content_type = "";
+		req.params = params;
+		req.n_params = 4;
+		req.path_rest = "";
+		req.arena = ml_arena_create(256);
+		cr_assert_not_null(req.arena);
+		struct ml_http_response resp = {.status = 200, .content_type = "application/json"};
+		ml_alloc_fail_after(n);
+		ml_jaeger_search(&req, &resp, &app);
+		ml_alloc_fail_after(-1);
+		if (resp.status == 200) {
+			json_t *j = json_loadb((const char *)resp.body.data, resp.body.len, 0, NULL);
+			cr_assert_not_null(j, "fail after %ld: a 200 must carry complete JSON", n);
+			json_decref(j);
+		} else {
+			cr_assert_geq(resp.status, 500, "fail after %ld: status %d", n, resp.status);
+			failures++;
+		}
+		ml_buf_free(&resp.body);
+		ml_arena_destroy(req.arena);
+	}
+	cr_assert_gt(failures, 0);
 }

@@ -8,7 +8,9 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/arena.h"
+#include "core/error.h"
 #include "core/buf.h"
 #include "exporters/jaeger_json.h"
 
@@ -405,4 +407,42 @@ Test(jaeger_json, duplicate_ids_without_client_unchanged)
 		cr_assert_str_eq(sget(sp, "processID"), "p1");
 	}
 	json_decref(j);
+}
+
+/* Running out of memory is an error code, never a crash or a partial success. */
+Test(jaeger_json, out_of_memory)
+{
+	struct ml_resource r = {ML_STR("svc"), {NULL, 0}, ML_STR(""), ML_STR("")};
+	struct ml_span s[64];
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 64; i++) {
+		set_id(s[i].trace_id, 16, "0af7651916cd43dd8448eb211c80319c");
+		s[i].span_id[7] = (uint8_t)(i + 1);
+		s[i].kind = i % 2 ? ML_SPAN_KIND_CLIENT : ML_SPAN_KIND_SERVER;
+		s[i].name = ML_STR("op");
+		s[i].resource = &r;
+	}
+	s[1].span_id[7] = 1; /* a shared id: the renaming path allocates too */
+	struct ml_trace t = {.spans = s, .n = 64};
+	memcpy(t.trace_id, s[0].trace_id, 16);
+	int failures = 0;
+	for (long n = 0; n < 8; n++) {
+		struct ml_arena *small = ml_arena_create(512);
+		struct ml_buf b = ML_BUF_INIT;
+		cr_assert_not_null(small);
+		ml_alloc_fail_after(n);
+		int rc = ml_jaeger_trace_json(&b, &t, small);
+		ml_alloc_fail_after(-1);
+		if (rc != 0) {
+			cr_assert_eq(rc, ML_ENOMEM);
+			failures++;
+		} else if (ml_buf_ok(&b)) {
+			json_t *j = json_loadb((const char *)b.data, b.len, 0, NULL);
+			cr_assert_not_null(j, "a success must be complete JSON");
+			json_decref(j);
+		}
+		ml_buf_free(&b);
+		ml_arena_destroy(small);
+	}
+	cr_assert_gt(failures, 0, "the injected failures were seen");
 }
