@@ -7,6 +7,7 @@
 #ifndef ML_HOUSEKEEPING_H
 #define ML_HOUSEKEEPING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ml_housekeeping;

@@ -224,7 +224,7 @@ void ml_ingest_otlp_metrics(const struct ml_http_request *req, struct ml_http_re
 		 */
 		report.rejected += tr.samples_rejected;
 		if (report.first_reject[0] == '\0')
-			snprintf(report.first_reject, sizeof(report.first_reject), "%llu samples rejected: %s",
+			snprintf(report.first_reject, sizeof(report.first_reject), "%llu samples rejected: %.400s",
 				 (unsigned long long)tr.samples_rejected, tr.first_error.msg);
 	}
 	resp->status = 200;
