@@ -39,6 +39,14 @@ void ml_jaeger_trace_id_json(struct ml_buf *out, const uint8_t id[16])
 		ml_json_hex(out, id, 16);
 }
 
+/* What a span without a resource (a contract breach upstream) is shown as. */
+static const struct ml_resource unknown_resource = {{"unknown_service", 15}, {NULL, 0}, {"", 0}, {"", 0}};
+
+static const struct ml_resource *res_of(const struct ml_span *s)
+{
+	return s->resource != NULL ? s->resource : &unknown_resource;
+}
+
 /* ---- tags ------------------------------------------------------------- */
 
 /*
@@ -130,7 +138,7 @@ static int attrs_have(const struct ml_attrs *a, const char *key)
 
 static void span_tags(struct ml_buf *b, const struct ml_span *s)
 {
-	const struct ml_resource *r = s->resource;
+	const struct ml_resource *r = res_of(s);
 	int first = 1;
 	int is_error = s->status_code == ML_STATUS_ERROR;
 
@@ -141,9 +149,9 @@ static void span_tags(struct ml_buf *b, const struct ml_span *s)
 			continue;
 		kv_attr(b, &first, &s->attrs.items[i]);
 	}
-	if (r != NULL && r->scope_name.n > 0 && !attrs_have(&s->attrs, "otel.scope.name"))
+	if (r->scope_name.n > 0 && !attrs_have(&s->attrs, "otel.scope.name"))
 		kv_str(b, &first, "otel.scope.name", r->scope_name.p, r->scope_name.n);
-	if (r != NULL && r->scope_version.n > 0 && !attrs_have(&s->attrs, "otel.scope.version"))
+	if (r->scope_version.n > 0 && !attrs_have(&s->attrs, "otel.scope.version"))
 		kv_str(b, &first, "otel.scope.version", r->scope_version.p, r->scope_version.n);
 	if (s->kind != ML_SPAN_KIND_UNSPECIFIED && !attrs_have(&s->attrs, "span.kind")) {
 		const char *k = ml_span_kind_lower((enum ml_span_kind)s->kind);
@@ -294,11 +302,11 @@ static int procs_init(struct procs *p, size_t n_spans, struct ml_arena *arena)
 static size_t procs_get(struct procs *p, const struct ml_span *s)
 {
 	struct ml_str ip = local_ip(s);
-	uint64_t h = proc_hash(s->resource, ip);
+	uint64_t h = proc_hash(res_of(s), ip);
 	size_t i = (size_t)h & p->mask;
 	while (p->slots[i] != 0) {
 		struct proc *q = &p->items[p->slots[i] - 1];
-		if (q->hash == h && ml_str_eq(q->ip, ip) && res_eq(q->span->resource, s->resource))
+		if (q->hash == h && ml_str_eq(q->ip, ip) && res_eq(res_of(q->span), res_of(s)))
 			return p->slots[i] - 1;
 		i = (i + 1) & p->mask;
 	}
@@ -312,7 +320,7 @@ static size_t procs_get(struct procs *p, const struct ml_span *s)
 
 static void process_json(struct ml_buf *b, const struct proc *p)
 {
-	const struct ml_resource *r = p->span->resource;
+	const struct ml_resource *r = res_of(p->span);
 	int first = 1;
 	ml_buf_puts(b, "{\"serviceName\":");
 	ml_json_str(b, r->service_name.p, r->service_name.n);

@@ -446,3 +446,20 @@ Test(jaeger_json, out_of_memory)
 	}
 	cr_assert_gt(failures, 0, "the injected failures were seen");
 }
+
+/* A span without a resource still gets a process, so Grafana can draw it. */
+Test(jaeger_json, span_without_resource)
+{
+	struct ml_span s;
+	memset(&s, 0, sizeof(s));
+	set_id(s.trace_id, 16, "0af7651916cd43dd8448eb211c80319c");
+	set_id(s.span_id, 8, "b7ad6b7169203331");
+	s.name = ML_STR("op");
+	struct ml_trace t = {.spans = &s, .n = 1};
+	memcpy(t.trace_id, s.trace_id, 16);
+	json_t *j = render(&t);
+	assert_processes_complete(j);
+	json_t *p = json_object_get(json_object_get(j, "processes"), "p1");
+	cr_assert_str_eq(sget(p, "serviceName"), "unknown_service");
+	json_decref(j);
+}
