@@ -410,10 +410,15 @@ static int push_sample(struct append_ctx *cx, int64_t t, double v)
 	return 0;
 }
 
-static void resync_writer_view(struct ml_tsdb *db)
+void ml_tsdb_resync_if_needed(struct ml_tsdb *db)
 {
+	if (!atomic_exchange(&db->resync, false))
+		return;
 	for (size_t i = 0; i < db->by_sid.nb; i++) {
 		for (struct ml_hseries *s = db->by_sid.b[i]; s; s = s->next_sid) {
+			for (struct ml_hchunk *c = s->chunks; c; c = c->next)
+				c->flushing = false;
+			s->w_floor = s->persisted_maxt;
 			if (atomic_load(&s->pending) != 0)
 				continue;
 			s->w_maxt = s->maxt > s->persisted_maxt ? s->maxt : s->persisted_maxt;
@@ -527,8 +532,7 @@ static int append_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 	const struct ml_sample_batch *b = cx->b;
 	int rc = 0, mrc;
 
-	if (atomic_exchange(&db->resync, false))
-		resync_writer_view(db);
+	ml_tsdb_resync_if_needed(db);
 	cx->accs = ml_calloc(b->n ? b->n : 1, sizeof(*cx->accs));
 	if (cx->accs == NULL) {
 		rc = ML_ENOMEM;

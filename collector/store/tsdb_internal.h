@@ -95,6 +95,9 @@ int ml_head_find(const struct ml_hseries *s, int64_t t, uint64_t *bits);
 /* Heap bytes of s (struct, labels, chunks). */
 size_t ml_head_series_bytes(const struct ml_hseries *s);
 
+/* Rebuilds the writer fields from committed state after a failed write (writer thread). */
+void ml_tsdb_resync_if_needed(struct ml_tsdb *db);
+
 /* Decodes a stored chunk value, calling fn for each sample in [mint, maxt]. */
 int ml_tsdb_decode_value(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
 			 int (*fn)(void *ctx, int64_t t, double v), void *ctx);
