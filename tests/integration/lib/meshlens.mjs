@@ -242,8 +242,9 @@ export function logged(getServer, fn) {
       if (m && err && typeof err === 'object') {
         const extra = `\n--- meshlens output (last lines) ---\n${m.tail(40)}`;
         try {
-          err.message += extra;
+          // The reporter prints the stack, which holds the original message.
           if (typeof err.stack === 'string') err.stack += extra;
+          else err.message += extra;
         } catch {
           // read-only message: rethrow as is
         }
