@@ -210,6 +210,8 @@ export async function startMeshlens({ storagePath, args = [] } = {}) {
   try {
     await m.start();
   } catch (err) {
+    // node 20's spec reporter does not show why a before() hook failed.
+    console.error(`startMeshlens: ${err.message}`);
     await m.kill9();
     if (owns) {
       await rm(dir, { recursive: true, force: true });
