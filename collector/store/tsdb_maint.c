@@ -70,10 +70,13 @@ static int flush_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 			for (struct ml_hchunk *c = s->chunks; c && ops < max; c = c->next) {
 				if (c->flushing)
 					continue;
+				/* Closed chunks once no out-of-order sample can reach them;
+				 * everything once the series has been idle. */
 				bool closed = c != s->tail;
-				bool go = closed ? (uint64_t)s->w_maxt - (uint64_t)c->maxt > (uint64_t)db->opt.ooo_window_ms
-						 : (uint64_t)fx->now - (uint64_t)s->w_maxt > (uint64_t)db->opt.idle_flush_ms &&
-							   fx->now > s->w_maxt;
+				bool idle = fx->now > s->w_maxt &&
+					    (uint64_t)fx->now - (uint64_t)s->w_maxt > (uint64_t)db->opt.idle_flush_ms;
+				bool go = idle || (closed && (uint64_t)s->w_maxt - (uint64_t)c->maxt >
+									  (uint64_t)db->opt.ooo_window_ms);
 				if (!go || c->enc.count == 0)
 					break;
 				if (fx->n == fx->cap) {
