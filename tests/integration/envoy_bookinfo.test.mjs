@@ -101,7 +101,7 @@ function bookinfoTrace(n, variant) {
   for (const [role, proxy, kind, callee, path, off, dur, status, parent] of plan) {
     const span = {
       traceId,
-      name: role === 'G1' || role === 'G2' || role === 'P1' ? opName('productpage', path) : opName(callee, path.replace(/\/0$/, '/*')),
+      name: role === 'G1' || role === 'G2' || role === 'P1' ? opName('productpage', path) : opName(callee, '/*'),
       kind,
       timestamp: t0 + off,
       duration: dur,
