@@ -9,11 +9,16 @@ PKGS=(
   libzstd-dev zlib1g-dev libsnappy-dev libpcre2-dev libxxhash-dev libjansson-dev
 )
 TEST_PKGS=(libcriterion-dev nodejs npm prometheus)
+# libFuzzer targets (cmake -DMESHLENS_FUZZ=ON) need clang.
+FUZZ_PKGS=(clang)
 
 want=("${PKGS[@]}")
-if [ "${1:-}" = "--test" ]; then
-  want+=("${TEST_PKGS[@]}")
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${TEST_PKGS[@]}") ;;
+    --fuzz) want+=("${FUZZ_PKGS[@]}") ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
