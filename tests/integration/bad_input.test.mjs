@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 
-import { startMeshlens, exitProblem, logged } from './lib/meshlens.mjs';
+import { startMeshlens, exitProblem, logged, binaryPath, tempDir } from './lib/meshlens.mjs';
 import { request, getJson } from './lib/http.mjs';
 import {
   traceRequestProto, traceRequestJson, decodeStatus, decodeExportResponse, seededBytes, hexId,
@@ -51,6 +51,67 @@ function otlpErrorMessage(r) {
   }
   return r.text;
 }
+
+describe('command line', () => {
+  it('refuses a bad flag value with a message naming the flag, and exits non-zero', async () => {
+    const dir = await tempDir();
+    const cases = [
+      [['--web.max-request-bytes=lots'], /web\.max-request-bytes/],
+      [['--storage.retention=forever'], /storage\.retention/],
+      [['--log.level=chatty'], /log\.level/],
+      [['--no.such-flag=1'], /no\.such-flag/],
+    ];
+    for (const [args, re] of cases) {
+      const r = spawnSync(binaryPath(), [`--storage.path=${dir}`, '--web.listen-address=127.0.0.1:0', ...args], { timeout: 10_000 });
+      assert.notEqual(r.status, 0, `${args}: exit status ${r.status}`);
+      assert.equal(r.signal, null, `${args}: killed by ${r.signal}: ${r.stderr}`);
+      assert.match(r.stderr.toString(), re, `${args}: ${r.stderr}`);
+    }
+  });
+
+  it('prints its version and its flags', () => {
+    const v = spawnSync(binaryPath(), ['--version'], { timeout: 10_000 });
+    assert.equal(v.status, 0, String(v.stderr));
+    assert.match(String(v.stdout) + String(v.stderr), /meshlens.*\d+\.\d+/i);
+    const h = spawnSync(binaryPath(), ['--help'], { timeout: 10_000 });
+    assert.equal(h.status, 0, String(h.stderr));
+    for (const flag of ['--web.listen-address', '--storage.path', '--storage.retention', '--web.max-request-bytes', '--log.level']) {
+      assert.ok((String(h.stdout) + String(h.stderr)).includes(flag), `--help lists ${flag}`);
+    }
+  });
+});
+
+describe('body caps set by flags', () => {
+  let ml;
+  const srv = () => ml;
+  before(async () => {
+    ml = await startMeshlens({ args: ['--web.max-request-bytes=64KiB', '--web.max-decompressed-bytes=256KiB'] });
+  });
+  after(async () => {
+    if (!ml) return;
+    const result = await ml.cleanup();
+    assert.equal(exitProblem(ml, result), null);
+  });
+
+  it('applies --web.max-request-bytes and --web.max-decompressed-bytes', logged(srv, async () => {
+    const t = spans(2, 30);
+    const json = traceRequestJson('shop', t.spans);
+    // Padding in an attribute keeps the request valid while it grows.
+    json.resourceSpans[0].scopeSpans[0].spans[0].attributes.push({ key: 'pad', value: { stringValue: 'x'.repeat(60 * 1024) } });
+    let r = await request(ml.url, '/v1/traces', { method: 'POST', headers: JSONCT, body: JSON.stringify(json) });
+    assert.equal(r.status, 200, `just under 64 KiB: ${r.text}`);
+    json.resourceSpans[0].scopeSpans[0].spans[0].attributes.push({ key: 'pad2', value: { stringValue: 'y'.repeat(8 * 1024) } });
+    r = await request(ml.url, '/v1/traces', { method: 'POST', headers: JSONCT, body: JSON.stringify(json) });
+    assert.equal(r.status, 413, `over 64 KiB: ${r.text}`);
+    assert.match(r.text, /65536/, 'the message names the limit');
+    const gz = zlib.gzipSync(Buffer.alloc(300 * 1024, 0x20));
+    assert.ok(gz.length < 64 * 1024);
+    r = await request(ml.url, '/v1/traces', { method: 'POST', headers: { ...JSONCT, 'Content-Encoding': 'gzip' }, body: gz });
+    assert.equal(r.status, 413, `inflates past 256 KiB: ${r.text}`);
+    assert.match(r.text, /262144/);
+    assert.equal((await request(ml.url, '/-/healthy')).status, 200);
+  }));
+});
 
 describe('bad input', () => {
   let ml;
