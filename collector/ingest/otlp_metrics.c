@@ -1338,6 +1338,8 @@ void ml_otlp_metrics_response_proto(const struct ml_ingest_report *report, struc
 		resp.partial_success = &ps;
 	}
 	size_t n = opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__get_packed_size(&resp);
+	if (n == 0)
+		return; /* an empty message: an empty body */
 	uint8_t *p = ml_buf_reserve(out, n);
 	if (p == NULL)
 		return;
