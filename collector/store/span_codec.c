@@ -35,8 +35,13 @@ enum {
 	F_STATUSMSG = 1 << 9,
 	F_TSTATE = 1 << 10,
 	F_FLAGS = 1 << 11,
-	F_ALL = (1 << 12) - 1,
+	F_MICROS = 1 << 12,   /* start and duration are whole microseconds (Zipkin), stored / 1000 */
+	F_PARENT_REF = 1 << 13, /* stream: the parent is the k-th previous span of this trace */
+	F_ALL = (1 << 14) - 1,
 };
+
+/* Longest decimal string stored as a number: 18 digits always fit in 63 bits. */
+#define NUM_MAX_DIGITS 18
 
 struct strtab_slot {
 	const char *p;
@@ -66,6 +71,7 @@ int ml_span_enc_init(struct ml_span_enc *e, struct ml_buf *out, bool stream)
 void ml_span_enc_reset(struct ml_span_enc *e)
 {
 	e->have_prev = false;
+	e->n_recent = 0;
 	e->prev_res = NULL;
 	e->n_strs = 0;
 	if (e->slots != NULL) {
@@ -83,14 +89,37 @@ void ml_span_enc_free(struct ml_span_enc *e)
 	e->slots = NULL;
 }
 
+/* A canonical decimal (no sign, no leading zero) short enough for a varint. */
+static bool is_number(struct ml_str s, uint64_t *v)
+{
+	if (s.n == 0 || s.n > NUM_MAX_DIGITS || (s.p[0] == '0' && s.n > 1))
+		return false;
+	uint64_t x = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		x = x * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*v = x;
+	return true;
+}
+
 static void put_str(struct ml_span_enc *e, struct ml_str s)
 {
-	if (!e->stream || s.n == 0) {
-		if (e->stream)
-			ml_buf_put_uvarint(e->out, 0);
-		else
-			ml_buf_put_uvarint(e->out, s.n);
+	uint64_t num;
+	if (!e->stream) {
+		ml_buf_put_uvarint(e->out, s.n);
 		ml_buf_append(e->out, s.p, s.n);
+		return;
+	}
+	if (s.n == 0) {
+		ml_buf_put_uvarint(e->out, 0);
+		return;
+	}
+	if (is_number(s, &num)) {
+		/* Sizes, status codes, ports: random-ish digits that zstd
+		 * cannot shrink much, but a varint can. */
+		ml_buf_put_uvarint(e->out, (num << 2) | 2);
 		return;
 	}
 	uint32_t gen = e->n_slots;
@@ -118,7 +147,7 @@ static void put_str(struct ml_span_enc *e, struct ml_str s)
 		}
 	}
 	(void)tabled;
-	ml_buf_put_uvarint(e->out, (uint64_t)s.n << 1);
+	ml_buf_put_uvarint(e->out, (uint64_t)s.n << 2);
 	ml_buf_append(e->out, s.p, s.n);
 }
 
@@ -226,21 +255,39 @@ void ml_span_encode(struct ml_span_enc *e, const struct ml_span *s)
 		f |= F_TSTATE;
 	if (s->flags)
 		f |= F_FLAGS;
+	uint64_t dur = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
+	if (s->start_ns % 1000 == 0 && dur % 1000 == 0 && (!delta || e->prev_start % 1000 == 0))
+		f |= F_MICROS;
+	uint64_t pref = 0;
+	if (e->stream && (f & F_PARENT) && !(f & F_TRACE)) {
+		for (uint32_t k = 0; k < e->n_recent; k++) {
+			if (memcmp(e->recent[(e->n_recent - 1 - k) % ML_SPAN_RECENT], s->parent_id, 8) == 0) {
+				f |= F_PARENT_REF;
+				pref = k;
+				break;
+			}
+			if (k + 1 >= ML_SPAN_RECENT)
+				break;
+		}
+	}
 
 	ml_buf_put_uvarint(e->out, f);
 	if (f & F_TRACE)
 		ml_buf_append(e->out, s->trace_id, 16);
 	ml_buf_append(e->out, s->span_id, 8);
-	if (f & F_PARENT)
+	if (f & F_PARENT_REF)
+		ml_buf_put_uvarint(e->out, pref);
+	else if (f & F_PARENT)
 		ml_buf_append(e->out, s->parent_id, 8);
 	put_str(e, s->name);
 	uint8_t ks = (uint8_t)((s->kind & 15) | (s->status_code << 4));
 	ml_buf_append(e->out, &ks, 1);
+	uint64_t unit = (f & F_MICROS) ? 1000 : 1;
 	if (delta)
-		ml_buf_put_svarint(e->out, (int64_t)(s->start_ns - e->prev_start));
+		ml_buf_put_svarint(e->out, (int64_t)(s->start_ns - e->prev_start) / (int64_t)unit);
 	else
-		ml_buf_put_uvarint(e->out, s->start_ns);
-	ml_buf_put_uvarint(e->out, s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0);
+		ml_buf_put_uvarint(e->out, s->start_ns / unit);
+	ml_buf_put_uvarint(e->out, dur / unit);
 	if (f & F_FLAGS)
 		ml_buf_put_uvarint(e->out, s->flags);
 	if (f & F_STATUSMSG)
@@ -283,6 +330,9 @@ void ml_span_encode(struct ml_span_enc *e, const struct ml_span *s)
 		ml_buf_put_uvarint(e->out, s->dropped_links);
 	}
 	if (e->stream) {
+		if (f & F_TRACE)
+			e->n_recent = 0;
+		memcpy(e->recent[e->n_recent++ % ML_SPAN_RECENT], s->span_id, 8);
 		e->have_prev = true;
 		memcpy(e->prev_trace, s->trace_id, 16);
 		e->prev_start = s->start_ns;
@@ -326,7 +376,17 @@ static int get_str(struct ml_span_dec *d, struct ml_arena *a, struct ml_str *out
 			*out = d->strs[idx];
 			return 0;
 		}
-		len = v >> 1;
+		if (v & 2) {
+			char num[24];
+			int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)(v >> 2));
+			char *c = ml_arena_strndup(d->str_arena ? d->str_arena : a, num, (size_t)n);
+			if (c == NULL)
+				return ML_ENOMEM;
+			out->p = c;
+			out->n = (size_t)n;
+			return 0;
+		}
+		len = v >> 2;
 	}
 	if (len > left(d))
 		return ML_ECORRUPT;
@@ -478,8 +538,15 @@ int ml_span_decode(struct ml_span_dec *d, struct ml_arena *a, struct ml_span *s)
 	}
 	if ((rc = get_bytes(d, s->span_id, 8)) != 0)
 		return rc;
-	if ((f & F_PARENT) && (rc = get_bytes(d, s->parent_id, 8)) != 0)
+	if (f & F_PARENT_REF) {
+		uint64_t k = ml_read_uvarint(&d->r);
+		if (d->r.bad || !delta || (f & F_TRACE) || !(f & F_PARENT) || k >= d->n_recent ||
+		    k >= ML_SPAN_RECENT)
+			return ML_ECORRUPT;
+		memcpy(s->parent_id, d->recent[(d->n_recent - 1 - k) % ML_SPAN_RECENT], 8);
+	} else if ((f & F_PARENT) && (rc = get_bytes(d, s->parent_id, 8)) != 0) {
 		return rc;
+	}
 	if ((rc = get_str(d, a, &s->name)) != 0)
 		return rc;
 	uint8_t ks;
@@ -490,13 +557,15 @@ int ml_span_decode(struct ml_span_dec *d, struct ml_arena *a, struct ml_span *s)
 	if (s->kind > ML_SPAN_KIND_CONSUMER || s->status_code > ML_STATUS_ERROR)
 		return ML_ECORRUPT;
 	s->shared = (f & F_SHARED) != 0;
+	uint64_t unit = (f & F_MICROS) ? 1000 : 1;
 	if (delta)
-		s->start_ns = d->prev_start + (uint64_t)ml_read_svarint(&d->r);
+		s->start_ns = d->prev_start + (uint64_t)ml_read_svarint(&d->r) * unit;
 	else
-		s->start_ns = ml_read_uvarint(&d->r);
+		s->start_ns = ml_read_uvarint(&d->r) * unit;
 	uint64_t dur = ml_read_uvarint(&d->r);
-	if (d->r.bad || dur > UINT64_MAX - s->start_ns)
+	if (d->r.bad || dur > (UINT64_MAX - s->start_ns) / unit)
 		return ML_ECORRUPT;
+	dur *= unit;
 	s->end_ns = s->start_ns + dur;
 	if ((f & F_FLAGS) && (rc = get_u32(d, &s->flags)) != 0)
 		return rc;
@@ -557,6 +626,9 @@ int ml_span_decode(struct ml_span_dec *d, struct ml_arena *a, struct ml_span *s)
 			return rc;
 	}
 	if (d->stream) {
+		if (f & F_TRACE)
+			d->n_recent = 0;
+		memcpy(d->recent[d->n_recent++ % ML_SPAN_RECENT], s->span_id, 8);
 		d->have_prev = true;
 		memcpy(d->prev_trace, s->trace_id, 16);
 		d->prev_start = s->start_ns;

@@ -32,6 +32,9 @@ struct ml_arena;
 /* Entries of a stream's string table; later strings are written literally. */
 #define ML_SPAN_STRTAB_MAX 65536
 
+/* Span ids remembered per trace in a stream, for parent back-references. */
+#define ML_SPAN_RECENT 32
+
 /*
  * Encoder state. Zero-initialised plus ml_span_enc_init. out is the caller's
  * buffer; the encoder appends to it (check ml_buf_ok(out) at the end).
@@ -44,6 +47,8 @@ struct ml_span_enc {
 	uint8_t prev_trace[16];
 	uint64_t prev_start;
 	const struct ml_resource *prev_res;
+	uint8_t recent[ML_SPAN_RECENT][8]; /* span ids of the current trace */
+	uint32_t n_recent;
 	struct strtab_slot *slots; /* open-addressing hash of strings seen */
 	uint32_t n_slots, n_strs;
 };
@@ -73,6 +78,10 @@ struct ml_span_dec {
 	uint8_t prev_trace[16];
 	uint64_t prev_start;
 	const struct ml_resource *prev_res;
+	uint8_t recent[ML_SPAN_RECENT][8];
+	uint32_t n_recent;
+	struct ml_arena *str_arena; /* where decimal strings stored as numbers are
+				     * rebuilt; NULL = the decode arena */
 	struct ml_str *strs;    /* stream string table (heap, ml_span_dec_free) */
 	uint32_t n_strs, cap_strs;
 };

@@ -373,8 +373,7 @@ static int page_flush(struct page_writer *w)
 	ml_buf_append(&hdr, &v, 1);
 	ml_buf_put_uvarint(&hdr, w->raw.len);
 	ml_buf_put_uvarint(&hdr, w->n_spans);
-	size_t z = ZSTD_compressCCtx(w->cctx, val + hdr.len, bound - hdr.len, w->raw.data, w->raw.len,
-				     w->level);
+	size_t z = ZSTD_compress2(w->cctx, val + hdr.len, bound - hdr.len, w->raw.data, w->raw.len);
 	if (ZSTD_isError(z) || hdr.data != val) {
 		ml_free(hdr.data != val ? hdr.data : val);
 		return ML_ENOMEM;
@@ -436,6 +435,13 @@ int ml_block_build(struct ml_head_span *const *spans, size_t n, uint32_t id, int
 	}
 	w.b = b;
 	w.level = zstd_level;
+	/* A checksum per page: disk damage must read as ML_ECORRUPT, not as
+	 * other spans. */
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_compressionLevel, zstd_level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w.cctx, ZSTD_c_checksumFlag, 1))) {
+		rc = ML_ENOMEM;
+		goto fail;
+	}
 	memcpy(v, spans, n * sizeof(*v));
 	qsort(v, n, sizeof(*v), span_order);
 

@@ -28,8 +28,8 @@ struct ml_arena;
 struct ml_head_span;
 
 /* Encoded (pre-zstd) bytes per page; bigger pages compress better but cost
- * more to decompress for a one-trace read. 128 KiB decompresses in ~50 us. */
-#define ML_BLOCK_PAGE_TARGET (128 * 1024)
+ * more to decompress for a one-trace read (256 KiB: ~0.2 ms). */
+#define ML_BLOCK_PAGE_TARGET (256 * 1024)
 /* A decompressed page is never accepted above this (corrupt length guard). */
 #define ML_BLOCK_PAGE_MAX (256u * 1024 * 1024)
 /* Names longer than this are not entered into the name indexes (LMDB keys <= 511 bytes). */

@@ -153,6 +153,7 @@ static int page_spans_of(struct ml_trace_store *ts, MDB_txn *txn, uint32_t block
 		return rc;
 	struct ml_span_dec d;
 	ml_span_dec_init(&d, raw, raw_len, true, false);
+	d.str_arena = a; /* the spans kept must not point into scratch */
 	for (uint32_t i = 0; i < ns; i++) {
 		struct ml_span s;
 		if ((rc = ml_span_decode(&d, scratch, &s)) != 0)

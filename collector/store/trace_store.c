@@ -152,6 +152,7 @@ int ml_trace_store_append(struct ml_trace_store *ts, const struct ml_span_batch 
 	struct ml_buf raw = ML_BUF_INIT;
 	struct ml_head_span **hs = NULL;
 	uint8_t *val = NULL;
+	ZSTD_CCtx *cctx = NULL;
 	struct append_op op;
 	int rc = 0;
 
@@ -185,8 +186,14 @@ int ml_trace_store_append(struct ml_trace_store *ts, const struct ml_span_batch 
 	ml_buf_put_uvarint(&hdr, batch->n);
 	ml_buf_put_uvarint(&hdr, now);
 	ml_buf_put_uvarint(&hdr, raw.len);
-	size_t z = ZSTD_compress(val + hdr.len, bound - hdr.len, raw.data, raw.len,
-				 ts->opt.zstd_level_head);
+	cctx = ZSTD_createCCtx();
+	if (cctx == NULL) {
+		rc = ml_err_set(err, ML_ENOMEM, "trace store: out of memory");
+		goto fail;
+	}
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ts->opt.zstd_level_head);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+	size_t z = ZSTD_compress2(cctx, val + hdr.len, bound - hdr.len, raw.data, raw.len);
 	if (ZSTD_isError(z)) {
 		rc = ml_err_set(err, ML_ENOMEM, "trace store: zstd: %s", ZSTD_getErrorName(z));
 		goto fail;
@@ -206,6 +213,7 @@ fail:
 	ml_free(hs);
 	ml_free(val);
 	ml_buf_free(&raw);
+	ZSTD_freeCCtx(cctx);
 	return rc;
 }
 

@@ -37,7 +37,7 @@ struct ml_trace_store_options {
 	size_t head_max_spans;        /* compact when the head holds this many spans (0 = default) */
 	uint64_t head_max_age_ns;     /* or when its oldest record is this old (0 = default) */
 	int zstd_level_head;          /* 0 = default (1) */
-	int zstd_level_block;         /* 0 = default (3) */
+	int zstd_level_block;         /* 0 = default (6) */
 };
 
 /*

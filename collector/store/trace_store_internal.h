@@ -30,7 +30,7 @@
 #define ML_TRACE_DEFAULT_HEAD_SPANS 200000
 #define ML_TRACE_DEFAULT_HEAD_AGE_NS (60ULL * 1000000000ULL)
 #define ML_TRACE_DEFAULT_LEVEL_HEAD 1
-#define ML_TRACE_DEFAULT_LEVEL_BLOCK 3
+#define ML_TRACE_DEFAULT_LEVEL_BLOCK 6 /* measured: 3 -> 6 saves ~4 bytes per span, compaction stays > 80k spans/s */
 /* Deletes per retention transaction: small enough that appends queued
  * behind it wait milliseconds, not seconds. */
 #define ML_TRACE_RETENTION_BATCH 10000

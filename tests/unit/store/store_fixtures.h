@@ -241,10 +241,23 @@ static inline void fx_envoy_trace(struct ml_span_batch *b, uint64_t *rng, uint64
 	uint64_t dur = 20000000 + fx_rand(rng) % 30000000;
 	for (int hop = 0; hop < 4; hop++) {
 		int from = chain[hop], to = chain[hop + 1];
+		/* Both sidecars of a hop see the same request: url, sizes, status. */
+		const char *host = fx_services[to];
+		int hl = (int)(strchr(host, '.') - host);
+		struct ml_str url = fx_str(a, "http://%.*s:9080/api/v1/items/%llu", hl, host,
+					   (unsigned long long)(fx_rand(rng) % 1000));
+		struct ml_str req_size = fx_str(a, "%d", (int)(fx_rand(rng) % 2000));
+		struct ml_str resp_size = fx_str(a, "%d", (int)(fx_rand(rng) % 20000));
+		bool err = fx_rand(rng) % 50 == 0;
+		int client_pod = (int)(fx_rand(rng) % FX_PODS_PER_SERVICE);
+		int server_pod = (int)(fx_rand(rng) % FX_PODS_PER_SERVICE);
+		struct ml_str client_addr = fx_str(a, "10.1.%d.%d:%d", from, 10 + client_pod,
+						   30000 + (int)(fx_rand(rng) % 30000));
+		struct ml_str server_addr = fx_str(a, "10.1.%d.%d:9080", to, 10 + server_pod);
 		for (int side = 0; side < 2; side++) {
 			struct ml_span *s = ml_span_batch_add(b);
 			int svc = side == 0 ? from : to;
-			int pod = (int)(fx_rand(rng) % FX_PODS_PER_SERVICE);
+			int pod = side == 0 ? client_pod : server_pod;
 			struct ml_resource *res = ml_arena_calloc(a, 1, sizeof(*res));
 			res->service_name = ml_str_make(fx_services[svc], strlen(fx_services[svc]));
 			res->attrs.n = 1;
@@ -261,11 +274,9 @@ static inline void fx_envoy_trace(struct ml_span_batch *b, uint64_t *rng, uint64
 			s->end_ns = s->start_ns + dur / 1000 * 1000;
 			t += 100000 + fx_rand(rng) % 400000;
 			dur = dur * 8 / 10;
-			const char *host = fx_services[to];
-			s->name = fx_str(a, "%.*s.svc.cluster.local:9080/*", (int)(strchr(host, '.') - host), host);
+			s->name = fx_str(a, "%.*s.svc.cluster.local:9080/*", hl, host);
 			s->local.service_name = res->service_name;
 			s->local.ipv4 = fx_str(a, "10.1.%d.%d", svc, 10 + pod);
-			bool err = fx_rand(rng) % 50 == 0;
 			if (err)
 				s->status_code = ML_STATUS_ERROR;
 			uint32_t n = 0;
@@ -278,32 +289,29 @@ static inline void fx_envoy_trace(struct ml_span_batch *b, uint64_t *rng, uint64
 			fx_attr_s(&at[n++], ML_STR("zone"), ML_STR("us-east1-b"));
 			fx_attr_s(&at[n++], ML_STR("component"), ML_STR("proxy"));
 			fx_attr_s(&at[n++], ML_STR("guid:x-request-id"), guid);
-			fx_attr_s(&at[n++], ML_STR("http.url"),
-				  fx_str(a, "http://%.*s:9080/api/v1/items/%llu", nl, host,
-					 (unsigned long long)(fx_rand(rng) % 1000)));
+			fx_attr_s(&at[n++], ML_STR("http.url"), url);
 			fx_attr_s(&at[n++], ML_STR("http.method"), ML_STR("GET"));
 			fx_attr_s(&at[n++], ML_STR("http.protocol"), ML_STR("HTTP/1.1"));
 			fx_attr_s(&at[n++], ML_STR("downstream_cluster"), ML_STR("-"));
 			fx_attr_s(&at[n++], ML_STR("user_agent"), ML_STR("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"));
-			fx_attr_s(&at[n++], ML_STR("peer.address"),
-				  fx_str(a, "10.1.%d.%d:%d", from, 10 + (int)(fx_rand(rng) % 3),
-					 30000 + (int)(fx_rand(rng) % 30000)));
-			fx_attr_s(&at[n++], ML_STR("request_size"), fx_str(a, "%d", (int)(fx_rand(rng) % 2000)));
-			fx_attr_s(&at[n++], ML_STR("response_size"), fx_str(a, "%d", (int)(fx_rand(rng) % 20000)));
+			/* the client sees the server's address, the server the client's */
+			fx_attr_s(&at[n++], ML_STR("peer.address"), side == 0 ? server_addr : client_addr);
+			fx_attr_s(&at[n++], ML_STR("request_size"), req_size);
+			fx_attr_s(&at[n++], ML_STR("response_size"), resp_size);
 			fx_attr_s(&at[n++], ML_STR("http.status_code"), err ? ML_STR("503") : ML_STR("200"));
 			fx_attr_s(&at[n++], ML_STR("response_flags"), err ? ML_STR("UF") : ML_STR("-"));
 			fx_attr_s(&at[n++], ML_STR("upstream_cluster"),
-				  side == 0 ? fx_str(a, "outbound|9080||%.*s.svc.cluster.local", nl, host)
+				  side == 0 ? fx_str(a, "outbound|9080||%.*s.svc.cluster.local", hl, host)
 					    : ML_STR("inbound|9080||"));
 			fx_attr_s(&at[n++], ML_STR("upstream_cluster.name"),
-				  side == 0 ? fx_str(a, "outbound|9080||%.*s.svc.cluster.local", nl, host)
+				  side == 0 ? fx_str(a, "outbound|9080||%.*s.svc.cluster.local", hl, host)
 					    : ML_STR("inbound|9080||"));
 			fx_attr_s(&at[n++], ML_STR("istio.canonical_service"), fx_str(a, "%.*s", nl, fx_services[svc]));
 			fx_attr_s(&at[n++], ML_STR("istio.canonical_revision"), ML_STR("v1"));
 			fx_attr_s(&at[n++], ML_STR("istio.mesh_id"), ML_STR("cluster.local"));
 			fx_attr_s(&at[n++], ML_STR("istio.namespace"), ml_str_make(ns, strlen(ns)));
 			fx_attr_s(&at[n++], ML_STR("upstream_address"),
-				  fx_str(a, "10.1.%d.%d:9080", to, 10 + (int)(fx_rand(rng) % 3)));
+				  side == 0 ? server_addr : fx_str(a, "127.0.0.6:9080"));
 			if (err)
 				fx_attr_s(&at[n++], ML_STR("error"), ML_STR("true"));
 			s->attrs.items = at;
