@@ -259,7 +259,7 @@ bool ml_labels_equal(struct ml_labels a, struct ml_labels b)
 int ml_labels_cmp(struct ml_labels a, struct ml_labels b)
 {
 	struct ml_labels_iter ia, ib;
-	struct ml_str an, av, bn, bv;
+	struct ml_str an = {NULL, 0}, av = {NULL, 0}, bn = {NULL, 0}, bv = {NULL, 0};
 	ml_labels_iter_init(&ia, a);
 	ml_labels_iter_init(&ib, b);
 	for (;;) {

@@ -366,7 +366,7 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 		if (!joins && n > 0) {
 			if (n >= 2) {
 				/* The cursor may not survive the rewrite: remember where it was. */
-				uint8_t here[16];
+				uint8_t here[16] = {0};
 				if (have)
 					memcpy(here, key.mv_data, 16);
 				if ((rc = compress_group(txn, db, (const uint8_t(*)[16])keys, n, &raw, gmax)) != 0)
