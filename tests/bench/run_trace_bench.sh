@@ -72,10 +72,17 @@ echo "$MESHLENS --web.listen-address=127.0.0.1:$PORT --storage.path=\$TMP/<fresh
 
 # ---- helpers ----------------------------------------------------------------
 field() { # field "RESULT a=1 b=2" b -> 2
-	tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1
+	tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | sed -n 1p
 }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# "tid name ticks" for every thread of a process (the name is the thread's comm)
+thread_ticks() {
+	for t in /proc/"$1"/task/*; do
+		[ -r "$t/stat" ] || continue
+		sed 's/^\([0-9]*\) (\(.*\)) /\1 \2 /' "$t/stat" | awk '{print $1, $2, $14+$15}' 2>/dev/null || true
+	done
+}
 HZ=$(getconf CLK_TCK)
 
 start_server() { # start_server DIR
@@ -118,7 +125,7 @@ lmdb_live_bytes() {
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-TOP_START=$(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s %s%%, ", $2, $1}')
+TOP_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$2 != "ps" && NR <= 6 {printf "%s %s%%, ", $2, $1}' || true)
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
 
@@ -140,6 +147,7 @@ for fmt in otlp zipkin; do
 		dir="$TMP/ingest-$fmt-$r"
 		start_server "$dir"
 		c0=$(cpu_ticks "$SERVER_PID")
+		[ "$fmt" = otlp ] && [ "$r" = 1 ] && thread_ticks "$SERVER_PID" >"$TMP/threads0"
 		if [ "$fmt" = otlp ] && [ "$r" = 1 ] && command -v perf >/dev/null; then
 			(sleep 2; perf record -e cpu-clock -g -p "$SERVER_PID" -o "$TMP/perf.data" -- sleep 5 \
 				>/dev/null 2>&1 || true) &
@@ -152,6 +160,14 @@ for fmt in otlp zipkin; do
 			--connections "$CONNS" --spans-per-request "$SPANS_PER_REQUEST" --duration "$DURATION" \
 			--seed "$r"; } 2>&1 ) || true
 		c1=$(cpu_ticks "$SERVER_PID")
+		if [ "$fmt" = otlp ] && [ "$r" = 1 ]; then
+			thread_ticks "$SERVER_PID" >"$TMP/threads1"
+			# CPU share of each busy thread over the run, busiest first
+			THREADS=$(awk -v hz="$HZ" -v el="$DURATION" '
+				NR == FNR {t0[$1] = $3; next}
+				{d = $3 - t0[$1]; if (d > 0) printf "| %s (tid %s) | %.2f |\n", $2, $1, d/hz/el}' \
+				"$TMP/threads0" "$TMP/threads1" | sort -t'|' -k3 -gr | head -8 || true)
+		fi
 		[ -n "$PERF_JOB" ] && wait "$PERF_JOB"
 		stop_server
 		res=$(grep '^RESULT' <<<"$out" || true)
@@ -182,8 +198,29 @@ CPU_OTLP=$(med otlp SRV_CPU); CPU_ZIP=$(med zipkin SRV_CPU)
 GCPU_OTLP=$(med otlp GEN_CPU)
 if [ -f "$TMP/perf.data" ]; then
 	PERF_TOP=$(perf report -i "$TMP/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -20 | sed 's/^ *//; s/ \+$//')
+		grep -E '^ +[0-9.]+%' | head -20 | sed 's/^ *//; s/[ -]*$//; s/   */  /g' || true)
 fi
+
+# ---- 3b. the same OTLP load with the store on tmpfs: what the disk's flushes cost -----------
+SHM_ROW=""
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	log "ingest otlp with the store on tmpfs ($DURATION s)"
+	SHM_DIR=$(mktemp -d /dev/shm/meshlens-bench.XXXXXX)
+	start_server "$SHM_DIR/data"
+	c0=$(cpu_ticks "$SERVER_PID")
+	out=$(run "$LOADGEN" --target 127.0.0.1:$PORT --format otlp --connections "$CONNS" \
+		--spans-per-request "$SPANS_PER_REQUEST" --duration "$DURATION" --seed 1 2>&1) || true
+	c1=$(cpu_ticks "$SERVER_PID")
+	stop_server
+	rm -rf "$SHM_DIR"
+	res=$(grep '^RESULT' <<<"$out" || true)
+	if [ -n "$res" ]; then
+		SHM_TPUT=$(field "$res" spans_per_s)
+		SHM_ROW="| otlp, store on tmpfs | $(field "$res" spans_acked) | $SHM_TPUT | $(field "$res" lat_p50_ms) | $(field "$res" lat_p99_ms) | $(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v el="$(field "$res" elapsed_s)" 'BEGIN {printf "%.2f", (b-a)/hz/el}') |"
+	fi
+fi
+SYNC_4K=$(dd if=/dev/zero of="$TMP/dsync.test" bs=4k count=200 oflag=dsync 2>&1 | sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p' | awk '{printf "%.2f", $1/200*1000}' || true)
+rm -f "$TMP/dsync.test"
 
 # ---- 4. a large store: bytes per span, query latency ------------------------------------
 log "loading $STORE_SPANS spans for the query benchmark"
@@ -235,7 +272,7 @@ verdict() { # verdict VALUE OP TARGET
 	awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
 		ok = (op == ">=") ? v >= t : (op == "<=") ? v <= t : v < t; print ok ? "met" : "**missed**" }'
 }
-RATIO=$(awk -v a="$ING_OTLP" -v b="$CEIL_OTLP" 'BEGIN {printf "%.0f", b > 0 ? 100*a/b : 0}')
+RATIO=$(awk -v a="$ING_OTLP" -v b="$CEIL_OTLP" 'BEGIN {printf "%.0f", (b > 0 ? 100*a/b : 0)}')
 CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
 DISK=$(df -h --output=source,fstype,size "$TMP" | tail -1 | awk '{print $1" ("$2", "$3")"}')
@@ -292,6 +329,16 @@ echo
 echo "Medians: OTLP protobuf **$ING_OTLP spans/s**, ack latency median $P50_OTLP ms, p99 $P99_OTLP ms, meshlens $CPU_OTLP CPUs;"
 echo "Zipkin JSON **$ING_ZIP spans/s**, median $P50_ZIP ms, p99 $P99_ZIP ms, meshlens $CPU_ZIP CPUs."
 echo
+if [ -n "$SHM_ROW" ]; then
+	echo "The same OTLP load with the store on tmpfs (fsync costs nothing there) shows what the disk's"
+	echo "flushes cost; a synced 4 KiB write on the benchmark's disk takes ${SYNC_4K} ms (\`dd oflag=dsync\`)."
+	echo
+	echo "| run | acked | spans/s | ack p50 ms | ack p99 ms | meshlens CPUs |"
+	echo "|---|---|---|---|---|---|"
+	echo "| otlp, store on disk (median above) | | $ING_OTLP | $P50_OTLP | $P99_OTLP | $CPU_OTLP |"
+	echo "$SHM_ROW"
+	echo
+fi
 echo "### Bytes per span on disk"
 echo
 echo "$STORED spans (OTLP, loaded at $LOAD_TPUT spans/s); the head was compacted into blocks after ${COMPACT_WAIT} s of waiting."
@@ -316,6 +363,17 @@ echo "| query | queries | ok | empty or failed | p50 ms | p90 ms | p99 ms |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "$QUERY_ROWS"
 echo
+if [ -n "${THREADS:-}" ]; then
+	echo "### meshlens threads during the first OTLP run"
+	echo
+	echo "CPU seconds per second of the run, per thread (from /proc/<pid>/task/*/stat); a thread"
+	echo "near 1.00 is a serial bottleneck."
+	echo
+	echo "| thread | CPUs |"
+	echo "|---|---|"
+	printf '%s\n' "$THREADS"
+	echo
+fi
 if [ -n "$PERF_TOP" ]; then
 	echo "### Where meshlens spends its CPU during OTLP ingest"
 	echo
