@@ -332,7 +332,7 @@ int ml_bench_http(struct ml_bench_conn *c, const char *method, const char *path,
 	if (resp)
 		ml_buf_clear(resp);
 	if (c->fd < 0 && conn_open(c) != 0)
-		return -1;
+		return -2;
 	if (content_type)
 		hl = snprintf(head, sizeof(head),
 			      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: meshlens-bench\r\n"

@@ -57,8 +57,9 @@ void ml_bench_conn_free(struct ml_bench_conn *c);
  * Sends one request (connecting first if needed) and reads the whole
  * response. *status gets the HTTP status; the body is appended to resp
  * (cleared first) when resp is not NULL. content_type may be NULL (no body).
- * Returns 0, or -1 on a connection or protocol error (the connection is
- * closed; the next call reconnects).
+ * Returns 0; -2 when it cannot connect (nothing was sent); -1 on a
+ * connection or protocol error after connecting (the connection is closed;
+ * the next call reconnects).
  */
 int ml_bench_http(struct ml_bench_conn *c, const char *method, const char *path,
 		  const char *content_type, const uint8_t *body, size_t len, int *status,

@@ -199,11 +199,14 @@ static void *run_worker(void *arg)
 		double t0 = ml_bench_now();
 		int rc = ml_bench_http(&c, "POST", path, ctype, body, pl->len, &status, &resp);
 		double t1 = ml_bench_now();
-		atomic_fetch_add(&spans_sent, pl->n_spans);
-		atomic_fetch_add(&bytes_sent, pl->len);
+		if (rc != -2) {
+			atomic_fetch_add(&spans_sent, pl->n_spans);
+			atomic_fetch_add(&bytes_sent, pl->len);
+		}
 		if (rc != 0) {
 			atomic_fetch_add(&conn_errors, 1);
-			atomic_fetch_add(&req_failed, 1);
+			if (rc != -2)
+				atomic_fetch_add(&req_failed, 1);
 			/* a refused or reset connection: do not spin */
 			struct timespec ts = {0, 10000000};
 			nanosleep(&ts, NULL);

@@ -19,7 +19,7 @@
 #   --quick   short validation: 1 run of 8 s per format, 300 k spans stored
 #   --no-doc  print the section instead of writing docs/BENCHMARKS.md
 # Environment overrides: RUNS DURATION CONNS STORE_SPANS PORT BUILD BENCH_TMP
-#   SPANS_PER_REQUEST ID_REQUESTS SEARCH_REQUESTS
+#   SPANS_PER_REQUEST ID_REQUESTS SEARCH_REQUESTS SWEEP_CONNS ("4 16 64"; "" = no sweep)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -219,6 +219,19 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 		SHM_ROW="| otlp, store on tmpfs | $(field "$res" spans_acked) | $SHM_TPUT | $(field "$res" lat_p50_ms) | $(field "$res" lat_p99_ms) | $(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v el="$(field "$res" elapsed_s)" 'BEGIN {printf "%.2f", (b-a)/hz/el}') |"
 	fi
 fi
+# ---- 3c. how throughput depends on the number of connections (one run each) ------------------
+SWEEP_ROWS=""
+for n in ${SWEEP_CONNS-4 16 64}; do
+	log "ingest otlp with $n connections ($DURATION s)"
+	dir="$TMP/sweep-$n"
+	start_server "$dir"
+	out=$(run "$LOADGEN" --target 127.0.0.1:$PORT --format otlp --connections "$n" \
+		--spans-per-request "$SPANS_PER_REQUEST" --duration "$DURATION" --seed 1 2>&1) || true
+	stop_server
+	rm -rf "$dir"
+	res=$(grep '^RESULT' <<<"$out" || true)
+	[ -n "$res" ] && SWEEP_ROWS+="| $n | $(field "$res" spans_per_s) | $(field "$res" lat_p50_ms) | $(field "$res" lat_p99_ms) |"$'\n'
+done
 SYNC_4K=$(dd if=/dev/zero of="$TMP/dsync.test" bs=4k count=200 oflag=dsync 2>&1 | sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p' | awk '{printf "%.2f", $1/200*1000}' || true)
 rm -f "$TMP/dsync.test"
 
@@ -337,6 +350,14 @@ if [ -n "$SHM_ROW" ]; then
 	echo "|---|---|---|---|---|---|"
 	echo "| otlp, store on disk (median above) | | $ING_OTLP | $P50_OTLP | $P99_OTLP | $CPU_OTLP |"
 	echo "$SHM_ROW"
+	echo
+fi
+if [ -n "$SWEEP_ROWS" ]; then
+	echo "OTLP on disk, one run per connection count ($DURATION s each):"
+	echo
+	echo "| connections | spans/s | ack p50 ms | ack p99 ms |"
+	echo "|---|---|---|---|"
+	printf '%s' "$SWEEP_ROWS"
 	echo
 fi
 echo "### Bytes per span on disk"
