@@ -84,6 +84,9 @@ thread_ticks() {
 	done
 }
 HZ=$(getconf CLK_TCK)
+# Busy ticks of the whole machine (all CPUs): user nice system irq softirq steal.
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+MAX_OTHER=0
 
 start_server() { # start_server DIR
 	"$MESHLENS" --web.listen-address=127.0.0.1:$PORT --storage.path="$1" --log.level=warn \
@@ -155,11 +158,12 @@ for fmt in otlp zipkin; do
 		else
 			PERF_JOB=
 		fi
-		t0=$(date +%s.%N)
+		b0=$(busy_ticks)
 		out=$( { TIMEFORMAT='LOADGEN_CPU %U %S'; time run "$LOADGEN" --target 127.0.0.1:$PORT --format $fmt \
 			--connections "$CONNS" --spans-per-request "$SPANS_PER_REQUEST" --duration "$DURATION" \
 			--seed "$r"; } 2>&1 ) || true
 		c1=$(cpu_ticks "$SERVER_PID")
+		b1=$(busy_ticks)
 		if [ "$fmt" = otlp ] && [ "$r" = 1 ]; then
 			thread_ticks "$SERVER_PID" >"$TMP/threads1"
 			# CPU share of each busy thread over the run, busiest first
@@ -183,7 +187,11 @@ for fmt in otlp zipkin; do
 		NON2XX[$key]=$(( $(field "$res" non2xx) + $(field "$res" conn_errors) ))
 		SRV_CPU[$key]=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v el="$el" 'BEGIN {printf "%.2f", (b-a)/hz/el}')
 		GEN_CPU[$key]=$(awk -v g="$gen" -v el="$el" 'BEGIN {printf "%.2f", g/el}')
-		RUN_ROWS+="| $fmt | $r | ${SENT[$key]} | ${ACKED[$key]} | ${NON2XX[$key]} | ${TPUT[$key]} | ${P50[$key]} | ${P99[$key]} | ${SRV_CPU[$key]} | ${GEN_CPU[$key]} |"$'\n'
+		# CPU used by everything else on the machine during the run (other engineers' work)
+		other=$(awk -v a="$b0" -v b="$b1" -v hz="$HZ" -v el="$el" -v s="${SRV_CPU[$key]}" -v g="${GEN_CPU[$key]}" \
+			'BEGIN {o = (b-a)/hz/el - s - g; if (o < 0) o = 0; printf "%.2f", o}')
+		MAX_OTHER=$(awk -v a="$MAX_OTHER" -v b="$other" 'BEGIN {print (b > a) ? b : a}')
+		RUN_ROWS+="| $fmt | $r | ${SENT[$key]} | ${ACKED[$key]} | ${NON2XX[$key]} | ${TPUT[$key]} | ${P50[$key]} | ${P99[$key]} | ${SRV_CPU[$key]} | ${GEN_CPU[$key]} | $other |"$'\n'
 		rm -rf "$dir"
 	done
 done
@@ -290,7 +298,7 @@ CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
 DISK=$(df -h --output=source,fstype,size "$TMP" | tail -1 | awk '{print $1" ("$2", "$3")"}')
 ROTA=$(lsblk -dno ROTA "$(df --output=source "$TMP" | tail -1)" 2>/dev/null | head -1 || true)
-SHARED=$(awk -v l="${LOAD_START%% *}" 'BEGIN {print (l >= 1.0) ? "yes" : "no"}')
+SHARED=$(awk -v l="${LOAD_START%% *}" -v o="$MAX_OTHER" 'BEGIN {print (l >= 1.0 || o >= 0.2) ? "yes" : "no"}')
 
 SECTION="$TMP/section.md"
 {
@@ -308,7 +316,7 @@ echo "| memory | $MEM |"
 echo "| disk | $DISK$([ "$ROTA" = 0 ] && echo ', non-rotational')$([ "$ROTA" = 1 ] && echo ', rotational') |"
 echo "| kernel | $(uname -r) |"
 echo "| load average (1, 5, 15 min) | at start $LOAD_START, at end $LOAD_END |"
-echo "| shared with other work | $SHARED$([ "$SHARED" = yes ] && echo " — busiest processes at start: ${TOP_START%, }") |"
+echo "| shared with other work | $SHARED: other processes used up to $MAX_OTHER CPUs during an ingest run (column \"other CPUs\"); busiest at start: ${TOP_START%, } |"
 echo
 echo "meshlens and the load generator run on the same $(nproc) CPUs over loopback, so every"
 echo "figure below includes the generator's own CPU use (column \"loadgen CPUs\")."
@@ -333,10 +341,11 @@ echo "### Durable ingest (2xx = committed), as fast as possible"
 echo
 echo "$CONNS keep-alive connections, $SPANS_PER_REQUEST spans per request, $DURATION s per run, a fresh store per run."
 echo "Latency: from the first byte of the request to the last byte of the acknowledgement."
-echo "\"meshlens CPUs\": CPU seconds of the meshlens process per second of the run."
+echo "\"meshlens CPUs\": CPU seconds of the meshlens process per second of the run; \"other CPUs\": the same"
+echo "for every other process on the machine (from /proc/stat), i.e. how shared the machine was."
 echo
-echo "| format | run | spans sent | acked | non-2xx + conn. errors | spans/s | ack p50 ms | ack p99 ms | meshlens CPUs | loadgen CPUs |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| format | run | spans sent | acked | non-2xx + conn. errors | spans/s | ack p50 ms | ack p99 ms | meshlens CPUs | loadgen CPUs | other CPUs |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s' "$RUN_ROWS"
 echo
 echo "Medians: OTLP protobuf **$ING_OTLP spans/s**, ack latency median $P50_OTLP ms, p99 $P99_OTLP ms, meshlens $CPU_OTLP CPUs;"
