@@ -128,7 +128,6 @@ lmdb_live_bytes() {
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-TOP_START=$(ps -eo pcpu=,comm= --sort=-pcpu | awk '$2 != "ps" && NR <= 6 {printf "%s %s%%, ", $2, $1}' || true)
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
 
@@ -315,8 +314,8 @@ echo "| CPUs | $(nproc) × $CPU_MODEL |"
 echo "| memory | $MEM |"
 echo "| disk | $DISK$([ "$ROTA" = 0 ] && echo ', non-rotational')$([ "$ROTA" = 1 ] && echo ', rotational') |"
 echo "| kernel | $(uname -r) |"
-echo "| load average (1, 5, 15 min) | at start $LOAD_START, at end $LOAD_END |"
-echo "| shared with other work | $SHARED: other processes used up to $MAX_OTHER CPUs during an ingest run (column \"other CPUs\"); busiest at start: ${TOP_START%, } |"
+echo "| load average (1, 5, 15 min) | at start $LOAD_START, at end $LOAD_END (the benchmark's own threads count) |"
+echo "| shared with other work | $SHARED: other processes used up to $MAX_OTHER CPUs during an ingest run (column \"other CPUs\") |"
 echo
 echo "meshlens and the load generator run on the same $(nproc) CPUs over loopback, so every"
 echo "figure below includes the generator's own CPU use (column \"loadgen CPUs\")."
