@@ -419,6 +419,7 @@ echo
 echo '```'
 awk '!seen[$0]++' "$TMP/commands" | sed "s|$TMP|\$TMP|g; s|$ROOT/||g"
 echo '```'
+echo
 } >"$SECTION"
 
 if [ "$WRITE_DOC" = 0 ]; then
