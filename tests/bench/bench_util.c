@@ -77,7 +77,7 @@ bad:
 }
 
 int ml_bench_flags_parse(const struct ml_bench_flag *flags, size_t n, int argc, char **argv,
-			 const char *usage)
+                         const char *usage)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -271,7 +271,7 @@ static const uint8_t *find_crlf(const uint8_t *p, size_t n)
 }
 
 static bool header_is(const uint8_t *line, size_t n, const char *name, const uint8_t **value,
-		      size_t *vlen)
+                      size_t *vlen)
 {
 	size_t k = strlen(name);
 	if (n <= k || line[k] != ':' || strncasecmp((const char *)line, name, k) != 0)
@@ -294,7 +294,8 @@ static int read_chunked(struct ml_bench_conn *c, size_t *pos, struct ml_buf *res
 				return -1;
 		size_t size = 0;
 		for (const uint8_t *p = c->rbuf + *pos; p < eol && isxdigit(*p); p++)
-			size = size * 16 + (size_t)(isdigit(*p) ? *p - '0' : (tolower(*p) - 'a' + 10));
+			size =
+			    size * 16 + (size_t)(isdigit(*p) ? *p - '0' : (tolower(*p) - 'a' + 10));
 		*pos = (size_t)(eol - c->rbuf) + 2;
 		if (size == 0) {
 			/* trailers end with an empty line */
@@ -318,8 +319,8 @@ static int read_chunked(struct ml_bench_conn *c, size_t *pos, struct ml_buf *res
 }
 
 int ml_bench_http(struct ml_bench_conn *c, const char *method, const char *path,
-		  const char *content_type, const uint8_t *body, size_t len, int *status,
-		  struct ml_buf *resp)
+                  const char *content_type, const uint8_t *body, size_t len, int *status,
+                  struct ml_buf *resp)
 {
 	char head[1024];
 	int hl;
@@ -335,13 +336,13 @@ int ml_bench_http(struct ml_bench_conn *c, const char *method, const char *path,
 		return -2;
 	if (content_type)
 		hl = snprintf(head, sizeof(head),
-			      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: meshlens-bench\r\n"
-			      "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-			      method, path, c->host, c->port, content_type, len);
+		              "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: meshlens-bench\r\n"
+		              "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+		              method, path, c->host, c->port, content_type, len);
 	else
 		hl = snprintf(head, sizeof(head),
-			      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: meshlens-bench\r\n\r\n", method,
-			      path, c->host, c->port);
+		              "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: meshlens-bench\r\n\r\n",
+		              method, path, c->host, c->port);
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		goto fail;
 	iov[0].iov_base = head;

@@ -20,7 +20,7 @@ enum ml_bench_flag_type { ML_BF_U64, ML_BF_F64, ML_BF_STR, ML_BF_BOOL };
 struct ml_bench_flag {
 	const char *name; /* without the leading "--" */
 	enum ml_bench_flag_type type;
-	void *ptr;        /* uint64_t *, double *, const char **, int * */
+	void *ptr; /* uint64_t *, double *, const char **, int * */
 	const char *help;
 };
 
@@ -30,7 +30,7 @@ struct ml_bench_flag {
  * then every flag with its default), or -1 after printing an error to stderr.
  */
 int ml_bench_flags_parse(const struct ml_bench_flag *flags, size_t n, int argc, char **argv,
-			 const char *usage);
+                         const char *usage);
 
 /* Seconds on CLOCK_MONOTONIC. */
 double ml_bench_now(void);
@@ -62,7 +62,7 @@ void ml_bench_conn_free(struct ml_bench_conn *c);
  * the next call reconnects).
  */
 int ml_bench_http(struct ml_bench_conn *c, const char *method, const char *path,
-		  const char *content_type, const uint8_t *body, size_t len, int *status,
-		  struct ml_buf *resp);
+                  const char *content_type, const uint8_t *body, size_t len, int *status,
+                  struct ml_buf *resp);
 
 #endif

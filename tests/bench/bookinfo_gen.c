@@ -48,38 +48,39 @@ static const struct workload {
 	uint32_t self_min_us, self_mean_us; /* own processing time: min + exponential */
 	uint16_t port;
 } wl[W_COUNT] = {
-	[W_GW] = {"istio-ingressgateway", "", "istio-system", "istio-ingressgateway.istio-system",
-		  NULL, NULL, NULL, NULL, 0, 0, 150, 300, 8080},
-	[W_PP] = {"productpage", "v1", "default", "productpage.default",
-		  "productpage.default.svc.cluster.local:9080/productpage",
-		  "http://bookinfo.example.com/productpage", "python-requests/2.31.0",
-		  "outbound|9080||productpage.default.svc.cluster.local", 5183, 160, 3000, 6000, 9080},
-	[W_DETAILS] = {"details", "v1", "default", "details.default",
-		       "details.default.svc.cluster.local:9080/*", "http://details:9080/details/0",
-		       NULL, "outbound|9080||details.default.svc.cluster.local", 178, 0, 600, 1200,
-		       9080},
-	[W_REV1] = {"reviews", "v1", "default", "reviews.default",
-		    "reviews.default.svc.cluster.local:9080/*", "http://reviews:9080/reviews/0",
-		    "Apache-CXF/3.1.18", "outbound|9080||reviews.default.svc.cluster.local", 295, 0,
-		    2000, 4000, 9080},
-	[W_REV2] = {"reviews", "v2", "default", "reviews.default",
-		    "reviews.default.svc.cluster.local:9080/*", "http://reviews:9080/reviews/0",
-		    "Apache-CXF/3.1.18", "outbound|9080||reviews.default.svc.cluster.local", 358, 0,
-		    2000, 4000, 9080},
-	[W_REV3] = {"reviews", "v3", "default", "reviews.default",
-		    "reviews.default.svc.cluster.local:9080/*", "http://reviews:9080/reviews/0",
-		    "Apache-CXF/3.1.18", "outbound|9080||reviews.default.svc.cluster.local", 375, 0,
-		    2000, 4000, 9080},
-	[W_RATINGS] = {"ratings", "v1", "default", "ratings.default",
-		       "ratings.default.svc.cluster.local:9080/*", "http://ratings:9080/ratings/0",
-		       NULL, "outbound|9080||ratings.default.svc.cluster.local", 48, 0, 400, 800,
-		       9080},
+    [W_GW] = {"istio-ingressgateway", "", "istio-system", "istio-ingressgateway.istio-system", NULL,
+              NULL, NULL, NULL, 0, 0, 150, 300, 8080},
+    [W_PP] = {"productpage", "v1", "default", "productpage.default",
+              "productpage.default.svc.cluster.local:9080/productpage",
+              "http://bookinfo.example.com/productpage", "python-requests/2.31.0",
+              "outbound|9080||productpage.default.svc.cluster.local", 5183, 160, 3000, 6000, 9080},
+    [W_DETAILS] = {"details", "v1", "default", "details.default",
+                   "details.default.svc.cluster.local:9080/*", "http://details:9080/details/0",
+                   NULL, "outbound|9080||details.default.svc.cluster.local", 178, 0, 600, 1200,
+                   9080},
+    [W_REV1] = {"reviews", "v1", "default", "reviews.default",
+                "reviews.default.svc.cluster.local:9080/*", "http://reviews:9080/reviews/0",
+                "Apache-CXF/3.1.18", "outbound|9080||reviews.default.svc.cluster.local", 295, 0,
+                2000, 4000, 9080},
+    [W_REV2] = {"reviews", "v2", "default", "reviews.default",
+                "reviews.default.svc.cluster.local:9080/*", "http://reviews:9080/reviews/0",
+                "Apache-CXF/3.1.18", "outbound|9080||reviews.default.svc.cluster.local", 358, 0,
+                2000, 4000, 9080},
+    [W_REV3] = {"reviews", "v3", "default", "reviews.default",
+                "reviews.default.svc.cluster.local:9080/*", "http://reviews:9080/reviews/0",
+                "Apache-CXF/3.1.18", "outbound|9080||reviews.default.svc.cluster.local", 375, 0,
+                2000, 4000, 9080},
+    [W_RATINGS] = {"ratings", "v1", "default", "ratings.default",
+                   "ratings.default.svc.cluster.local:9080/*", "http://ratings:9080/ratings/0",
+                   NULL, "outbound|9080||ratings.default.svc.cluster.local", 48, 0, 400, 800, 9080},
 };
 
 static const char *const browser_ua[] = {
-	"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
-	"curl/8.5.0",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+    "Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Safari/605.1.15",
+    "curl/8.5.0",
 };
 static const char *const zones[] = {"us-central1-a", "us-central1-b", "us-central1-c"};
 
@@ -202,7 +203,7 @@ const char *ml_bench_format_content_type(enum ml_bench_format f)
 /* ---- span construction ---------------------------------------------------- */
 
 static void tag(struct gen *g, struct gspan *s, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void tag(struct gen *g, struct gspan *s, const char *key, const char *fmt, ...)
 {
@@ -233,7 +234,7 @@ static const char *tag_value(const struct gspan *s, uint32_t i)
 }
 
 static int pool_push(struct gen *g, const uint8_t *body, size_t len, uint32_t n_spans,
-		     uint32_t sidecar, struct ml_bench_patch *patches, size_t n_patches);
+                     uint32_t sidecar, struct ml_bench_patch *patches, size_t n_patches);
 static int flush(struct gen *g, uint32_t sidecar);
 
 static struct gspan *span_new(struct gen *g, uint32_t pod)
@@ -271,8 +272,9 @@ static void span_done(struct gen *g, uint32_t pod)
 }
 
 /* The tags Envoy and Istio put on every span of a pod. */
-static void common_tags(struct gen *g, struct gspan *s, const struct pod *p, enum workload_id target,
-			int status, bool conn_fail, const char *peer, uint32_t resp_size)
+static void common_tags(struct gen *g, struct gspan *s, const struct pod *p,
+                        enum workload_id target, int status, bool conn_fail, const char *peer,
+                        uint32_t resp_size)
 {
 	const struct workload *w = &wl[p->w];
 	bool server = s->kind == 2;
@@ -319,7 +321,7 @@ static uint32_t pick_pod(struct gen *g, enum workload_id w)
 }
 
 static uint64_t call(struct gen *g, uint32_t from, const uint8_t *parent, enum workload_id target,
-		     uint64_t start, int *status);
+                     uint64_t start, int *status);
 
 /*
  * The inbound side of a request at pod `pod`: its children calls, then the
@@ -327,7 +329,7 @@ static uint64_t call(struct gen *g, uint32_t from, const uint8_t *parent, enum w
  * fail_status != 0: the application fails at once with that status.
  */
 static uint64_t serve(struct gen *g, uint32_t pod, const uint8_t *parent, const char *peer,
-		      uint64_t start, int fail_status, int *status)
+                      uint64_t start, int fail_status, int *status)
 {
 	const struct pod *p = &g->pods[pod];
 	const struct workload *w = &wl[p->w];
@@ -367,8 +369,10 @@ static uint64_t serve(struct gen *g, uint32_t pod, const uint8_t *parent, const 
 		}
 	}
 	uint64_t end = cur + rnd_time(g, 30, 60);
-	uint32_t resp = st >= 500 ? 95 : (route == W_PP ? wl[W_PP].resp_size + (uint32_t)(rnd(g) % wl[W_PP].resp_var)
-							 : w->resp_size);
+	uint32_t resp =
+	    st >= 500 ? 95
+	              : (route == W_PP ? wl[W_PP].resp_size + (uint32_t)(rnd(g) % wl[W_PP].resp_var)
+	                               : w->resp_size);
 
 	struct gspan *s = span_new(g, pod);
 	if (s == NULL)
@@ -392,7 +396,7 @@ static uint64_t serve(struct gen *g, uint32_t pod, const uint8_t *parent, const 
 
 /* An outbound call from pod `from` to a pod of `target`: the CLIENT span and the callee's side. */
 static uint64_t call(struct gen *g, uint32_t from, const uint8_t *parent, enum workload_id target,
-		     uint64_t start, int *status)
+                     uint64_t start, int *status)
 {
 	const struct pod *p = &g->pods[from];
 	uint32_t to = pick_pod(g, target);
@@ -417,7 +421,8 @@ static uint64_t call(struct gen *g, uint32_t from, const uint8_t *parent, enum w
 		end = serve(g, to, id, p->ip, start + net, fail ? 503 : 0, &st);
 		g->ua = saved_ua;
 		end += rnd_time(g, 80, 150);
-		resp = st >= 500 ? 95 : (target == W_PP ? wl[W_PP].resp_size : wl[target].resp_size);
+		resp =
+		    st >= 500 ? 95 : (target == W_PP ? wl[W_PP].resp_size : wl[target].resp_size);
 	}
 
 	struct gspan *s = span_new(g, from);
@@ -497,7 +502,7 @@ static void put_hex(struct ml_buf *b, const uint8_t *p, size_t n)
 
 /* Zipkin v2 JSON as Envoy writes it (string tags, no remoteEndpoint, 128-bit ids). */
 static int encode_zipkin(struct gen *g, uint32_t sidecar, struct ml_bench_patch **patches,
-			 size_t *n_patches, size_t *cap)
+                         size_t *n_patches, size_t *cap)
 {
 	const struct queue *q = &g->queues[sidecar];
 	const struct pod *p = &g->pods[sidecar];
@@ -524,13 +529,14 @@ static int encode_zipkin(struct gen *g, uint32_t sidecar, struct ml_bench_patch 
 			put_hex(b, s->parent_id, 8);
 		}
 		ml_buf_printf(b, "\",\"kind\":\"%s\",\"name\":\"%s\",\"timestamp\":",
-			      s->kind == 2 ? "SERVER" : "CLIENT", s->name);
+		              s->kind == 2 ? "SERVER" : "CLIENT", s->name);
 		if (add_patch(patches, n_patches, cap, b->len, P_TIME_DEC16))
 			return -1;
 		ml_buf_printf(b, "%016llu,\"duration\":%llu", (unsigned long long)s->start_us,
-			      (unsigned long long)(s->end_us - s->start_us));
-		ml_buf_printf(b, ",\"localEndpoint\":{\"serviceName\":\"%s\",\"ipv4\":\"%s\"},\"tags\":{",
-			      wl[p->w].service, p->ip);
+		              (unsigned long long)(s->end_us - s->start_us));
+		ml_buf_printf(
+		    b, ",\"localEndpoint\":{\"serviceName\":\"%s\",\"ipv4\":\"%s\"},\"tags\":{",
+		    wl[p->w].service, p->ip);
 		for (uint32_t t = 0; t < s->n_tags; t++) {
 			ml_buf_printf(b, "%s\"%s\":\"", t ? "," : "", s->keys[t]);
 			if (strcmp(s->keys[t], "guid:x-request-id") == 0 &&
@@ -545,7 +551,8 @@ static int encode_zipkin(struct gen *g, uint32_t sidecar, struct ml_bench_patch 
 	return ml_buf_ok(b) ? 0 : -1;
 }
 
-static const uint8_t *find(const uint8_t *hay, size_t len, size_t from, const void *needle, size_t n)
+static const uint8_t *find(const uint8_t *hay, size_t len, size_t from, const void *needle,
+                           size_t n)
 {
 	if (from > len)
 		return NULL;
@@ -568,19 +575,24 @@ static uint64_t le64_get(const uint8_t *p)
 
 /* OTLP ExportTraceServiceRequest: one ResourceSpans (service.name) with one ScopeSpans. */
 static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **patches,
-		       size_t *n_patches, size_t *cap)
+                       size_t *n_patches, size_t *cap)
 {
 	const struct queue *q = &g->queues[sidecar];
 	struct ml_arena *a = g->arena;
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req =
-		OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	Opentelemetry__Proto__Trace__V1__ResourceSpans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
-	Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-	Opentelemetry__Proto__Trace__V1__ScopeSpans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	Opentelemetry__Proto__Trace__V1__ResourceSpans rs =
+	    OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT;
+	Opentelemetry__Proto__Resource__V1__Resource res =
+	    OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+	Opentelemetry__Proto__Trace__V1__ScopeSpans ss =
+	    OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT;
 	Opentelemetry__Proto__Common__V1__InstrumentationScope scope =
-		OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-	Opentelemetry__Proto__Common__V1__KeyValue svc = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-	Opentelemetry__Proto__Common__V1__AnyValue svc_v = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+	    OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+	Opentelemetry__Proto__Common__V1__KeyValue svc =
+	    OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+	Opentelemetry__Proto__Common__V1__AnyValue svc_v =
+	    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
 	Opentelemetry__Proto__Common__V1__KeyValue *res_attrs[1] = {&svc};
 	Opentelemetry__Proto__Trace__V1__ResourceSpans *rsp[1] = {&rs};
 	Opentelemetry__Proto__Trace__V1__ScopeSpans *ssp[1] = {&ss};
@@ -606,9 +618,12 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 	for (uint32_t i = 0; i < q->n; i++) {
 		const struct gspan *s = &q->spans[i];
 		Opentelemetry__Proto__Trace__V1__Span *o = ml_arena_alloc(a, sizeof(*o));
-		Opentelemetry__Proto__Common__V1__KeyValue *kv = ml_arena_alloc(a, s->n_tags * sizeof(*kv));
-		Opentelemetry__Proto__Common__V1__AnyValue *av = ml_arena_alloc(a, s->n_tags * sizeof(*av));
-		Opentelemetry__Proto__Common__V1__KeyValue **kvp = ml_arena_alloc(a, s->n_tags * sizeof(*kvp));
+		Opentelemetry__Proto__Common__V1__KeyValue *kv =
+		    ml_arena_alloc(a, s->n_tags * sizeof(*kv));
+		Opentelemetry__Proto__Common__V1__AnyValue *av =
+		    ml_arena_alloc(a, s->n_tags * sizeof(*av));
+		Opentelemetry__Proto__Common__V1__KeyValue **kvp =
+		    ml_arena_alloc(a, s->n_tags * sizeof(*kvp));
 		Opentelemetry__Proto__Trace__V1__Status *st = ml_arena_alloc(a, sizeof(*st));
 		if (o == NULL || kv == NULL || av == NULL || kvp == NULL || st == NULL)
 			return -1;
@@ -630,7 +645,8 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 			opentelemetry__proto__common__v1__any_value__init(&av[t]);
 			kv[t].key = (char *)s->keys[t];
 			kv[t].value = &av[t];
-			av[t].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+			av[t].value_case =
+			    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
 			av[t].string_value = (char *)tag_value(s, t);
 			kvp[t] = &kv[t];
 		}
@@ -638,7 +654,8 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 		o->attributes = kvp;
 		if (s->error) {
 			opentelemetry__proto__trace__v1__status__init(st);
-			st->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+			st->code =
+			    OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
 			o->status = st;
 		}
 		spans[i] = o;
@@ -646,7 +663,9 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 	ss.n_spans = q->n;
 	ss.spans = spans;
 
-	size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
+	size_t len =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+	        &req);
 	ml_buf_clear(&g->out);
 	uint8_t *body = ml_buf_reserve(&g->out, len);
 	if (body == NULL)
@@ -664,7 +683,8 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 		size_t at = (size_t)(t - body);
 		cursor = at + 16;
 		const uint8_t *sid = find(body, len, cursor, s->span_id, 8);
-		const uint8_t *pid = s->has_parent ? find(body, len, cursor, s->parent_id, 8) : body;
+		const uint8_t *pid =
+		    s->has_parent ? find(body, len, cursor, s->parent_id, 8) : body;
 		pat[0] = 0x39; /* field 7 start_time_unix_nano, wire type fixed64 */
 		le64_put(pat + 1, s->start_us * 1000);
 		const uint8_t *ts = find(body, len, cursor, pat, 9);
@@ -676,7 +696,8 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 			return -1;
 		if (add_patch(patches, n_patches, cap, at, P_TRACE_BIN) ||
 		    add_patch(patches, n_patches, cap, (size_t)(sid - body), P_SPAN_BIN) ||
-		    (s->has_parent && add_patch(patches, n_patches, cap, (size_t)(pid - body), P_SPAN_BIN)) ||
+		    (s->has_parent &&
+		     add_patch(patches, n_patches, cap, (size_t)(pid - body), P_SPAN_BIN)) ||
 		    add_patch(patches, n_patches, cap, (size_t)(ts - body) + 1, P_TIME_BIN) ||
 		    add_patch(patches, n_patches, cap, (size_t)(te - body) + 1, P_TIME_BIN) ||
 		    add_patch(patches, n_patches, cap, (size_t)(gu - body), P_GUID))
@@ -686,7 +707,7 @@ static int encode_otlp(struct gen *g, uint32_t sidecar, struct ml_bench_patch **
 }
 
 static int pool_push(struct gen *g, const uint8_t *body, size_t len, uint32_t n_spans,
-		     uint32_t sidecar, struct ml_bench_patch *patches, size_t n_patches)
+                     uint32_t sidecar, struct ml_bench_patch *patches, size_t n_patches)
 {
 	struct ml_bench_pool *p = g->pool;
 
@@ -749,12 +770,13 @@ static void init_pods(struct gen *g)
 			suffix[k] = alnum[rnd(g) % (sizeof(alnum) - 1)];
 		suffix[5] = '\0';
 		if (w->version[0])
-			snprintf(p->name, sizeof(p->name), "%s-%s-%s-%s", w->app, w->version, hash, suffix);
+			snprintf(p->name, sizeof(p->name), "%s-%s-%s-%s", w->app, w->version, hash,
+			         suffix);
 		else
 			snprintf(p->name, sizeof(p->name), "%s-%s-%s", w->app, hash, suffix);
 		snprintf(p->ip, sizeof(p->ip), "10.244.%u.%u", i % 3 + 1, i / 3 + 10);
 		snprintf(p->node_id, sizeof(p->node_id), "%s~%s~%s.%s~%s.svc.cluster.local",
-			 p->w == W_GW ? "router" : "sidecar", p->ip, p->name, w->ns, w->ns);
+		         p->w == W_GW ? "router" : "sidecar", p->ip, p->name, w->ns, w->ns);
 		p->zone = zones[i % 3];
 	}
 }
@@ -916,7 +938,7 @@ void ml_bench_pool_render(const struct ml_bench_pool *p, size_t i, uint64_t epoc
 }
 
 int ml_bench_pool_first_trace_id(const struct ml_bench_pool *p, size_t i, const uint8_t *rendered,
-				 uint8_t out[16])
+                                 uint8_t out[16])
 {
 	const struct ml_bench_payload *pl = &p->items[i];
 

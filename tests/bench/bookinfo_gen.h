@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 enum ml_bench_format {
-	ML_BENCH_OTLP_PROTO = 0, /* POST /v1/traces, application/x-protobuf */
+	ML_BENCH_OTLP_PROTO = 0,  /* POST /v1/traces, application/x-protobuf */
 	ML_BENCH_ZIPKIN_JSON = 1, /* POST /api/v2/spans, application/json */
 };
 
@@ -100,7 +100,7 @@ void ml_bench_pool_render(const struct ml_bench_pool *p, size_t i, uint64_t epoc
  * (any epoch), into out. Returns 0, or -1 if the payload has no span.
  */
 int ml_bench_pool_first_trace_id(const struct ml_bench_pool *p, size_t i, const uint8_t *rendered,
-				 uint8_t out[16]);
+                                 uint8_t out[16]);
 
 /* Number of sidecars (pods) and the service name of sidecar i ("reviews.default"). */
 uint32_t ml_bench_sidecars(const struct ml_bench_gen_options *o);

@@ -32,26 +32,26 @@ static struct {
 	double seconds;
 	uint64_t epochs;
 } cfg = {
-	.format = "otlp",
-	.spans_per_request = 100,
-	.seed = 1,
-	.replicas = 3,
-	.error_rate = 0.02,
-	.pool_spans = 50000,
-	.seconds = 3,
-	.epochs = 0,
+    .format = "otlp",
+    .spans_per_request = 100,
+    .seed = 1,
+    .replicas = 3,
+    .error_rate = 0.02,
+    .pool_spans = 50000,
+    .seconds = 3,
+    .epochs = 0,
 };
 
 static const struct ml_bench_flag flags[] = {
-	{"format", ML_BF_STR, &cfg.format, "otlp (protobuf) or zipkin (JSON)."},
-	{"spans-per-request", ML_BF_U64, &cfg.spans_per_request, "Spans per body, as loadgen."},
-	{"seed", ML_BF_U64, &cfg.seed, "Seed of the traffic, as loadgen."},
-	{"replicas", ML_BF_U64, &cfg.replicas, "Pods per workload, as loadgen."},
-	{"error-rate", ML_BF_F64, &cfg.error_rate, "Fraction of failing calls, as loadgen."},
-	{"pool-spans", ML_BF_U64, &cfg.pool_spans, "Spans generated up front, as loadgen."},
-	{"seconds", ML_BF_F64, &cfg.seconds, "How long to decode (after one warm-up pass)."},
-	{"epochs", ML_BF_U64, &cfg.epochs,
-	 "Decode exactly this many passes over the pool instead of --seconds (0 = use --seconds)."},
+    {"format", ML_BF_STR, &cfg.format, "otlp (protobuf) or zipkin (JSON)."},
+    {"spans-per-request", ML_BF_U64, &cfg.spans_per_request, "Spans per body, as loadgen."},
+    {"seed", ML_BF_U64, &cfg.seed, "Seed of the traffic, as loadgen."},
+    {"replicas", ML_BF_U64, &cfg.replicas, "Pods per workload, as loadgen."},
+    {"error-rate", ML_BF_F64, &cfg.error_rate, "Fraction of failing calls, as loadgen."},
+    {"pool-spans", ML_BF_U64, &cfg.pool_spans, "Spans generated up front, as loadgen."},
+    {"seconds", ML_BF_F64, &cfg.seconds, "How long to decode (after one warm-up pass)."},
+    {"epochs", ML_BF_U64, &cfg.epochs,
+     "Decode exactly this many passes over the pool instead of --seconds (0 = use --seconds)."},
 };
 
 int main(int argc, char **argv)
@@ -64,9 +64,10 @@ int main(int argc, char **argv)
 	int rc = 1;
 	enum ml_bench_format fmt;
 
-	int pr = ml_bench_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
-				      "usage: decode_ceiling [flags]\n\n"
-				      "Decodes loadgen's request bodies in a loop on one thread and prints spans/s.");
+	int pr = ml_bench_flags_parse(
+	    flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
+	    "usage: decode_ceiling [flags]\n\n"
+	    "Decodes loadgen's request bodies in a loop on one thread and prints spans/s.");
 	if (pr != 0)
 		return pr > 0 ? 0 : 2;
 	if (strcmp(cfg.format, "otlp") == 0)
@@ -89,7 +90,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "decode_ceiling: cannot generate the bodies\n");
 		goto out;
 	}
-	/* Every pass renders the whole pool with fresh ids first (untimed), then decodes it (timed). */
+	/* Every pass renders the whole pool with fresh ids first (untimed), then decodes it
+	 * (timed). */
 	body = malloc(pool->bytes);
 	if (body == NULL)
 		goto out;
@@ -114,16 +116,21 @@ int main(int argc, char **argv)
 			memset(&rep, 0, sizeof(rep));
 			err.msg[0] = '\0';
 			if (fmt == ML_BENCH_OTLP_PROTO)
-				r = ml_otlp_trace_decode_proto(body + off, pl->len, &batch, &rep, &err);
+				r = ml_otlp_trace_decode_proto(body + off, pl->len, &batch, &rep,
+				                               &err);
 			else
 				r = ml_zipkin_decode_json(body + off, pl->len, &batch, &rep, &err);
 			off += pl->len;
-			if (r != 0 || rep.rejected != 0 || rep.accepted != pl->n_spans || batch.n != pl->n_spans) {
+			if (r != 0 || rep.rejected != 0 || rep.accepted != pl->n_spans ||
+			    batch.n != pl->n_spans) {
 				if (bad == 0)
 					fprintf(stderr,
-						"decode_ceiling: body %zu (epoch %llu): rc %d, %llu accepted, %llu rejected of %u: %s%s\n",
-						i, (unsigned long long)epoch, r, (unsigned long long)rep.accepted,
-						(unsigned long long)rep.rejected, pl->n_spans, rep.first_reject, err.msg);
+					        "decode_ceiling: body %zu (epoch %llu): rc %d, "
+					        "%llu accepted, %llu rejected of %u: %s%s\n",
+					        i, (unsigned long long)epoch, r,
+					        (unsigned long long)rep.accepted,
+					        (unsigned long long)rep.rejected, pl->n_spans,
+					        rep.first_reject, err.msg);
 				bad++;
 			}
 			spans += epoch > 0 ? batch.n : 0;
@@ -137,15 +144,17 @@ int main(int argc, char **argv)
 		if (cfg.epochs ? epoch >= cfg.epochs : el >= cfg.seconds)
 			break;
 	}
-	printf("format          %s, %llu spans/request, pool %llu spans in %zu bodies\n", cfg.format,
-	       (unsigned long long)cfg.spans_per_request, (unsigned long long)pool->n_spans, pool->n);
+	printf("format          %s, %llu spans/request, pool %llu spans in %zu bodies\n",
+	       cfg.format, (unsigned long long)cfg.spans_per_request,
+	       (unsigned long long)pool->n_spans, pool->n);
 	printf("decoded         %llu spans, %llu bodies, %.1f MB in %.2f s on one thread\n",
 	       (unsigned long long)spans, (unsigned long long)bodies, (double)bytes / 1e6, el);
 	printf("ceiling         %.0f spans/s, %.1f MB/s, %.0f ns/span\n", (double)spans / el,
 	       (double)bytes / 1e6 / el, el * 1e9 / (double)spans);
-	printf("RESULT format=%s spans=%llu seconds=%.3f spans_per_s=%.0f mb_per_s=%.1f bytes_per_span=%.1f bad_bodies=%llu\n",
-	       cfg.format, (unsigned long long)spans, el, (double)spans / el, (double)bytes / 1e6 / el,
-	       (double)bytes / (double)spans, (unsigned long long)bad);
+	printf("RESULT format=%s spans=%llu seconds=%.3f spans_per_s=%.0f mb_per_s=%.1f "
+	       "bytes_per_span=%.1f bad_bodies=%llu\n",
+	       cfg.format, (unsigned long long)spans, el, (double)spans / el,
+	       (double)bytes / 1e6 / el, (double)bytes / (double)spans, (unsigned long long)bad);
 	rc = bad ? 3 : 0;
 out:
 	free(body);

@@ -45,38 +45,39 @@ static struct {
 	const char *trace_ids_out;
 	uint64_t trace_ids_count;
 } cfg = {
-	.target = "127.0.0.1:4318",
-	.format = "otlp",
-	.connections = 16,
-	.spans_per_request = 100,
-	.duration = 10,
-	.seed = 1,
-	.replicas = 3,
-	.error_rate = 0.02,
-	.pool_spans = 50000,
-	.trace_ids_count = 1000,
+    .target = "127.0.0.1:4318",
+    .format = "otlp",
+    .connections = 16,
+    .spans_per_request = 100,
+    .duration = 10,
+    .seed = 1,
+    .replicas = 3,
+    .error_rate = 0.02,
+    .pool_spans = 50000,
+    .trace_ids_count = 1000,
 };
 
 static const struct ml_bench_flag flags[] = {
-	{"target", ML_BF_STR, &cfg.target, "host:port of the receiver."},
-	{"format", ML_BF_STR, &cfg.format,
-	 "otlp (protobuf, POST /v1/traces) or zipkin (JSON, POST /api/v2/spans)."},
-	{"connections", ML_BF_U64, &cfg.connections, "Keep-alive connections, one thread each."},
-	{"spans-per-request", ML_BF_U64, &cfg.spans_per_request,
-	 "Spans a sidecar buffers before it sends them in one request."},
-	{"rate", ML_BF_U64, &cfg.rate, "Spans per second over all connections; 0 = as fast as possible."},
-	{"duration", ML_BF_U64, &cfg.duration, "Seconds to run (ignored when --spans is given)."},
-	{"spans", ML_BF_U64, &cfg.spans, "Stop after sending this many spans (0 = use --duration)."},
-	{"seed", ML_BF_U64, &cfg.seed, "Seed of the traffic: the same seed sends the same bytes."},
-	{"replicas", ML_BF_U64, &cfg.replicas, "Pods (sidecars) per Bookinfo workload."},
-	{"error-rate", ML_BF_F64, &cfg.error_rate, "Fraction of calls that fail (5xx, error=true)."},
-	{"pool-spans", ML_BF_U64, &cfg.pool_spans,
-	 "Spans generated up front and replayed with fresh ids and times."},
-	{"start-time", ML_BF_U64, &cfg.start_time,
-	 "Unix seconds of the first trace; 0 = one hour ago (rounded to the minute)."},
-	{"trace-ids-out", ML_BF_STR, &cfg.trace_ids_out,
-	 "Write a sample of acknowledged trace ids (hex, one per line) to this file."},
-	{"trace-ids-count", ML_BF_U64, &cfg.trace_ids_count, "How many trace ids to write."},
+    {"target", ML_BF_STR, &cfg.target, "host:port of the receiver."},
+    {"format", ML_BF_STR, &cfg.format,
+     "otlp (protobuf, POST /v1/traces) or zipkin (JSON, POST /api/v2/spans)."},
+    {"connections", ML_BF_U64, &cfg.connections, "Keep-alive connections, one thread each."},
+    {"spans-per-request", ML_BF_U64, &cfg.spans_per_request,
+     "Spans a sidecar buffers before it sends them in one request."},
+    {"rate", ML_BF_U64, &cfg.rate,
+     "Spans per second over all connections; 0 = as fast as possible."},
+    {"duration", ML_BF_U64, &cfg.duration, "Seconds to run (ignored when --spans is given)."},
+    {"spans", ML_BF_U64, &cfg.spans, "Stop after sending this many spans (0 = use --duration)."},
+    {"seed", ML_BF_U64, &cfg.seed, "Seed of the traffic: the same seed sends the same bytes."},
+    {"replicas", ML_BF_U64, &cfg.replicas, "Pods (sidecars) per Bookinfo workload."},
+    {"error-rate", ML_BF_F64, &cfg.error_rate, "Fraction of calls that fail (5xx, error=true)."},
+    {"pool-spans", ML_BF_U64, &cfg.pool_spans,
+     "Spans generated up front and replayed with fresh ids and times."},
+    {"start-time", ML_BF_U64, &cfg.start_time,
+     "Unix seconds of the first trace; 0 = one hour ago (rounded to the minute)."},
+    {"trace-ids-out", ML_BF_STR, &cfg.trace_ids_out,
+     "Write a sample of acknowledged trace ids (hex, one per line) to this file."},
+    {"trace-ids-count", ML_BF_U64, &cfg.trace_ids_count, "How many trace ids to write."},
 };
 
 static struct ml_bench_pool *pool;
@@ -84,7 +85,7 @@ static enum ml_bench_format fmt;
 static double t_start, t_deadline;
 static size_t max_body;
 
-static atomic_uint_fast64_t next_req;     /* requests claimed */
+static atomic_uint_fast64_t next_req; /* requests claimed */
 static atomic_uint_fast64_t spans_claimed;
 static atomic_uint_fast64_t spans_sent, spans_acked, spans_rejected, bytes_sent;
 static atomic_uint_fast64_t req_ok, req_failed, conn_errors;
@@ -92,7 +93,7 @@ static atomic_uint_fast64_t status_count[600];
 
 struct worker {
 	pthread_t th;
-	double *lat;  /* seconds, one per answered request */
+	double *lat; /* seconds, one per answered request */
 	size_t n_lat, cap_lat;
 	uint8_t (*ids)[16]; /* first trace id of each acknowledged request, in claim order */
 	uint64_t *id_seq;
@@ -144,13 +145,14 @@ static uint64_t otlp_rejected(const struct ml_buf *resp)
 	if (resp->len == 0)
 		return 0;
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r =
-		opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
-			NULL, resp->len, resp->data);
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+	        NULL, resp->len, resp->data);
 	if (r == NULL)
 		return 0;
 	if (r->partial_success && r->partial_success->rejected_spans > 0)
 		n = (uint64_t)r->partial_success->rejected_spans;
-	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(r, NULL);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+	    r, NULL);
 	return n;
 }
 
@@ -287,10 +289,11 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	int pr = ml_bench_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
-				      "usage: loadgen [flags]\n\n"
-				      "Sends Bookinfo-shaped Envoy spans to a trace receiver and reports\n"
-				      "throughput and acknowledgement latency.");
+	int pr = ml_bench_flags_parse(
+	    flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
+	    "usage: loadgen [flags]\n\n"
+	    "Sends Bookinfo-shaped Envoy spans to a trace receiver and reports\n"
+	    "throughput and acknowledgement latency.");
 	if (pr != 0)
 		return pr > 0 ? 0 : 2;
 	if (strcmp(cfg.format, "otlp") == 0)
@@ -303,7 +306,8 @@ int main(int argc, char **argv)
 	}
 	if (cfg.connections == 0 || cfg.connections > 4096 || cfg.spans_per_request == 0 ||
 	    cfg.replicas == 0 || (cfg.spans == 0 && cfg.duration == 0)) {
-		fprintf(stderr, "--connections, --spans-per-request, --replicas and one of --duration/--spans must be > 0\n");
+		fprintf(stderr, "--connections, --spans-per-request, --replicas and one of "
+		                "--duration/--spans must be > 0\n");
 		return 2;
 	}
 	if (cfg.start_time == 0)
@@ -319,17 +323,19 @@ int main(int argc, char **argv)
 	double tg = ml_bench_now();
 	pool = ml_bench_pool_build(&o, cfg.pool_spans);
 	if (pool == NULL) {
-		fprintf(stderr, "loadgen: cannot generate the traffic (out of memory or bad options)\n");
+		fprintf(stderr,
+		        "loadgen: cannot generate the traffic (out of memory or bad options)\n");
 		return 1;
 	}
 	for (size_t i = 0; i < pool->n; i++)
 		if (pool->items[i].len > max_body)
 			max_body = pool->items[i].len;
 	fprintf(stderr,
-		"loadgen: pool of %llu spans in %llu traces, %zu requests, %.1f bytes/span, %.2f%% error spans, built in %.2f s\n",
-		(unsigned long long)pool->n_spans, (unsigned long long)pool->n_traces, pool->n,
-		(double)pool->bytes / (double)pool->n_spans,
-		100.0 * (double)pool->n_error_spans / (double)pool->n_spans, ml_bench_now() - tg);
+	        "loadgen: pool of %llu spans in %llu traces, %zu requests, %.1f bytes/span, %.2f%% "
+	        "error spans, built in %.2f s\n",
+	        (unsigned long long)pool->n_spans, (unsigned long long)pool->n_traces, pool->n,
+	        (double)pool->bytes / (double)pool->n_spans,
+	        100.0 * (double)pool->n_error_spans / (double)pool->n_spans, ml_bench_now() - tg);
 
 	ws = ml_calloc(cfg.connections, sizeof(*ws));
 	if (ws == NULL)
@@ -346,14 +352,15 @@ int main(int argc, char **argv)
 		struct timespec ts = {0, 200000000};
 		nanosleep(&ts, NULL);
 		double now = ml_bench_now();
-		bool done = cfg.spans ? atomic_load(&spans_claimed) >= cfg.spans : now >= t_deadline;
+		bool done =
+		    cfg.spans ? atomic_load(&spans_claimed) >= cfg.spans : now >= t_deadline;
 		if (done)
 			break;
 		if (now - t_start - last_report >= 10) {
 			last_report = now - t_start;
-			fprintf(stderr, "loadgen: %.0f s: %llu spans acknowledged (%.0f/s)\n", last_report,
-				(unsigned long long)atomic_load(&spans_acked),
-				(double)atomic_load(&spans_acked) / last_report);
+			fprintf(stderr, "loadgen: %.0f s: %llu spans acknowledged (%.0f/s)\n",
+			        last_report, (unsigned long long)atomic_load(&spans_acked),
+			        (double)atomic_load(&spans_acked) / last_report);
 		}
 	}
 	for (size_t i = 0; i < started; i++)
@@ -384,17 +391,19 @@ int main(int argc, char **argv)
 		if (s < 200 || s >= 300)
 			non2xx += atomic_load(&status_count[s]);
 
-	printf("target          %s (%s, POST %s)\n", cfg.target, cfg.format, ml_bench_format_path(fmt));
+	printf("target          %s (%s, POST %s)\n", cfg.target, cfg.format,
+	       ml_bench_format_path(fmt));
 	printf("connections     %llu, %llu spans/request, seed %llu, %s\n",
 	       (unsigned long long)cfg.connections, (unsigned long long)cfg.spans_per_request,
 	       (unsigned long long)cfg.seed, cfg.rate ? "fixed rate" : "as fast as possible");
 	printf("elapsed         %.2f s\n", elapsed);
 	printf("spans sent      %llu (%llu requests, %.1f MB, %.1f bytes/span)\n",
-	       (unsigned long long)sent, (unsigned long long)(atomic_load(&req_ok) + atomic_load(&req_failed)),
+	       (unsigned long long)sent,
+	       (unsigned long long)(atomic_load(&req_ok) + atomic_load(&req_failed)),
 	       (double)atomic_load(&bytes_sent) / 1e6,
 	       sent ? (double)atomic_load(&bytes_sent) / (double)sent : 0.0);
-	printf("spans acked     %llu (%llu rejected in partial success)\n", (unsigned long long)acked,
-	       (unsigned long long)atomic_load(&spans_rejected));
+	printf("spans acked     %llu (%llu rejected in partial success)\n",
+	       (unsigned long long)acked, (unsigned long long)atomic_load(&spans_rejected));
 	printf("non-2xx         %llu, connection errors %llu\n", (unsigned long long)non2xx,
 	       (unsigned long long)atomic_load(&conn_errors));
 	for (int s = 0; s < 600; s++) {
@@ -404,15 +413,19 @@ int main(int argc, char **argv)
 	}
 	printf("throughput      %.0f spans/s acknowledged, %.1f MB/s\n", (double)acked / elapsed,
 	       (double)atomic_load(&bytes_sent) / 1e6 / elapsed);
-	printf("ack latency     median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%zu requests)\n",
+	printf("ack latency     median %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms (%zu "
+	       "requests)\n",
 	       p50, p90, p99, pmax, n_lat);
-	printf("RESULT format=%s connections=%llu spans_per_request=%llu elapsed_s=%.3f spans_sent=%llu "
+	printf("RESULT format=%s connections=%llu spans_per_request=%llu elapsed_s=%.3f "
+	       "spans_sent=%llu "
 	       "spans_acked=%llu non2xx=%llu conn_errors=%llu bytes_sent=%llu spans_per_s=%.0f "
 	       "lat_p50_ms=%.3f lat_p90_ms=%.3f lat_p99_ms=%.3f\n",
-	       cfg.format, (unsigned long long)cfg.connections, (unsigned long long)cfg.spans_per_request,
-	       elapsed, (unsigned long long)sent, (unsigned long long)acked, (unsigned long long)non2xx,
-	       (unsigned long long)atomic_load(&conn_errors), (unsigned long long)atomic_load(&bytes_sent),
-	       (double)acked / elapsed, p50, p90, p99);
+	       cfg.format, (unsigned long long)cfg.connections,
+	       (unsigned long long)cfg.spans_per_request, elapsed, (unsigned long long)sent,
+	       (unsigned long long)acked, (unsigned long long)non2xx,
+	       (unsigned long long)atomic_load(&conn_errors),
+	       (unsigned long long)atomic_load(&bytes_sent), (double)acked / elapsed, p50, p90,
+	       p99);
 	if (cfg.trace_ids_out && write_trace_ids(ws, started) != 0) {
 		fprintf(stderr, "loadgen: cannot write %s\n", cfg.trace_ids_out);
 		goto out;

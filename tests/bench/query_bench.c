@@ -31,30 +31,30 @@ static struct {
 	uint64_t limit;
 	const char *kinds;
 } cfg = {
-	.target = "127.0.0.1:4318",
-	.requests = 1000,
-	.lookback = 3 * 3600,
-	.limit = 20,
-	.kinds = "trace_by_id,zipkin_trace,search_service,search_tag,search_duration",
+    .target = "127.0.0.1:4318",
+    .requests = 1000,
+    .lookback = 3 * 3600,
+    .limit = 20,
+    .kinds = "trace_by_id,zipkin_trace,search_service,search_tag,search_duration",
 };
 
 static const struct ml_bench_flag flags[] = {
-	{"target", ML_BF_STR, &cfg.target, "host:port of meshlens."},
-	{"trace-ids", ML_BF_STR, &cfg.trace_ids,
-	 "File of hex trace ids, one per line (loadgen --trace-ids-out); needed for trace-by-id."},
-	{"requests", ML_BF_U64, &cfg.requests, "Queries of each kind."},
-	{"lookback", ML_BF_U64, &cfg.lookback, "Search window: the last this many seconds."},
-	{"limit", ML_BF_U64, &cfg.limit, "limit= of the searches (Grafana sends 20)."},
-	{"kinds", ML_BF_STR, &cfg.kinds, "Comma-separated kinds of query to run."},
+    {"target", ML_BF_STR, &cfg.target, "host:port of meshlens."},
+    {"trace-ids", ML_BF_STR, &cfg.trace_ids,
+     "File of hex trace ids, one per line (loadgen --trace-ids-out); needed for trace-by-id."},
+    {"requests", ML_BF_U64, &cfg.requests, "Queries of each kind."},
+    {"lookback", ML_BF_U64, &cfg.lookback, "Search window: the last this many seconds."},
+    {"limit", ML_BF_U64, &cfg.limit, "limit= of the searches (Grafana sends 20)."},
+    {"kinds", ML_BF_STR, &cfg.kinds, "Comma-separated kinds of query to run."},
 };
 
 static const char *const services[] = {"productpage.default", "reviews.default", "details.default",
-				       "ratings.default", "istio-ingressgateway.istio-system"};
-static const char *const operations[] = {
-	"productpage.default.svc.cluster.local:9080/productpage",
-	"reviews.default.svc.cluster.local:9080/*", "details.default.svc.cluster.local:9080/*",
-	"ratings.default.svc.cluster.local:9080/*",
-	"productpage.default.svc.cluster.local:9080/productpage"};
+                                       "ratings.default", "istio-ingressgateway.istio-system"};
+static const char *const operations[] = {"productpage.default.svc.cluster.local:9080/productpage",
+                                         "reviews.default.svc.cluster.local:9080/*",
+                                         "details.default.svc.cluster.local:9080/*",
+                                         "ratings.default.svc.cluster.local:9080/*",
+                                         "productpage.default.svc.cluster.local:9080/productpage"};
 
 /* Percent-encodes s for a query string. */
 static void put_escaped(char *out, size_t cap, const char *s)
@@ -126,22 +126,24 @@ static int make_path(const char *kind, uint64_t i, char *path, size_t cap)
 	}
 	if (strcmp(kind, "search_service") == 0) {
 		snprintf(path, cap, "/api/traces?service=%s&start=%llu&end=%llu&limit=%llu", svc,
-			 (unsigned long long)start_us, (unsigned long long)now_us,
-			 (unsigned long long)cfg.limit);
+		         (unsigned long long)start_us, (unsigned long long)now_us,
+		         (unsigned long long)cfg.limit);
 		return 0;
 	}
 	if (strcmp(kind, "search_tag") == 0) {
-		snprintf(path, cap,
-			 "/api/traces?service=%s&operation=%s&tags=%%7B%%22error%%22%%3A%%22true%%22%%7D"
-			 "&start=%llu&end=%llu&limit=%llu",
-			 svc, op, (unsigned long long)start_us, (unsigned long long)now_us,
-			 (unsigned long long)cfg.limit);
+		snprintf(
+		    path, cap,
+		    "/api/traces?service=%s&operation=%s&tags=%%7B%%22error%%22%%3A%%22true%%22%%7D"
+		    "&start=%llu&end=%llu&limit=%llu",
+		    svc, op, (unsigned long long)start_us, (unsigned long long)now_us,
+		    (unsigned long long)cfg.limit);
 		return 0;
 	}
 	if (strcmp(kind, "search_duration") == 0) {
-		snprintf(path, cap, "/api/traces?service=%s&minDuration=20ms&start=%llu&end=%llu&limit=%llu",
-			 svc, (unsigned long long)start_us, (unsigned long long)now_us,
-			 (unsigned long long)cfg.limit);
+		snprintf(path, cap,
+		         "/api/traces?service=%s&minDuration=20ms&start=%llu&end=%llu&limit=%llu",
+		         svc, (unsigned long long)start_us, (unsigned long long)now_us,
+		         (unsigned long long)cfg.limit);
 		return 0;
 	}
 	return -1;
@@ -195,21 +197,25 @@ static int run_kind(const char *kind)
 		else
 			errors++;
 		if (i == 0 && status != 200)
-			fprintf(stderr, "query_bench: %s: HTTP %d for %s: %.*s\n", kind, status, path,
-				(int)(resp.len < 300 ? resp.len : 300), (const char *)resp.data);
+			fprintf(stderr, "query_bench: %s: HTTP %d for %s: %.*s\n", kind, status,
+			        path, (int)(resp.len < 300 ? resp.len : 300),
+			        (const char *)resp.data);
 	}
 	ml_bench_sort(lat, n);
 	double p50 = ml_bench_quantile_sorted(lat, n, 0.5) * 1e3;
 	double p90 = ml_bench_quantile_sorted(lat, n, 0.9) * 1e3;
 	double p99 = ml_bench_quantile_sorted(lat, n, 0.99) * 1e3;
 	double pmax = n ? lat[n - 1] * 1e3 : 0;
-	printf("%-16s %llu queries: %llu ok, %llu without spans, %llu errors; median %.2f ms, p90 %.2f ms, "
+	printf("%-16s %llu queries: %llu ok, %llu without spans, %llu errors; median %.2f ms, p90 "
+	       "%.2f ms, "
 	       "p99 %.2f ms, max %.2f ms; %.1f KB per answer\n",
-	       kind, (unsigned long long)cfg.requests, (unsigned long long)ok, (unsigned long long)empty,
-	       (unsigned long long)errors, p50, p90, p99, pmax, n ? (double)bytes / (double)n / 1e3 : 0.0);
-	printf("RESULT query=%s n=%llu ok=%llu empty=%llu errors=%llu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-	       kind, (unsigned long long)cfg.requests, (unsigned long long)ok, (unsigned long long)empty,
-	       (unsigned long long)errors, p50, p90, p99, pmax);
+	       kind, (unsigned long long)cfg.requests, (unsigned long long)ok,
+	       (unsigned long long)empty, (unsigned long long)errors, p50, p90, p99, pmax,
+	       n ? (double)bytes / (double)n / 1e3 : 0.0);
+	printf("RESULT query=%s n=%llu ok=%llu empty=%llu errors=%llu p50_ms=%.3f p90_ms=%.3f "
+	       "p99_ms=%.3f max_ms=%.3f\n",
+	       kind, (unsigned long long)cfg.requests, (unsigned long long)ok,
+	       (unsigned long long)empty, (unsigned long long)errors, p50, p90, p99, pmax);
 	ml_bench_conn_free(&c);
 	ml_buf_free(&resp);
 	ml_free(lat);
@@ -221,9 +227,10 @@ int main(int argc, char **argv)
 	int rc = 0;
 	char kinds[512];
 
-	int pr = ml_bench_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
-				      "usage: query_bench [flags]\n\n"
-				      "Measures trace-by-id and trace search latency against a running meshlens.");
+	int pr = ml_bench_flags_parse(
+	    flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
+	    "usage: query_bench [flags]\n\n"
+	    "Measures trace-by-id and trace search latency against a running meshlens.");
 	if (pr != 0)
 		return pr > 0 ? 0 : 2;
 	if (cfg.requests == 0) {
@@ -235,7 +242,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(kinds, sizeof(kinds), "%s", cfg.kinds);
-	for (char *save = NULL, *k = strtok_r(kinds, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+	for (char *save = NULL, *k = strtok_r(kinds, ",", &save); k;
+	     k = strtok_r(NULL, ",", &save)) {
 		int r = run_kind(k);
 		if (r < 0)
 			return 2;

@@ -63,15 +63,16 @@ static struct flat *decode_all(const struct ml_bench_pool *p, uint64_t epoch, si
 		cr_assert_eq(rc, 0, "body %zu: %s", i, err.msg);
 		cr_assert_eq(rep.rejected, 0, "body %zu: %s", i, rep.first_reject);
 		cr_assert_eq(b.n, pl->n_spans, "body %zu: %zu spans decoded, %u generated", i, b.n,
-			     pl->n_spans);
+		             pl->n_spans);
 		cr_assert_leq(pl->n_spans, p->opt.spans_per_request);
 		const char *svc = ml_bench_sidecar_service(&p->opt, pl->sidecar);
 		for (size_t k = 0; k < b.n; k++) {
 			const struct ml_span *s = &b.spans[k];
 			struct flat *f = &all[n++];
 			cr_assert(ml_str_eq_cstr(s->resource->service_name, svc),
-				  "body %zu mixes services: %.*s in a body of %s", i,
-				  (int)s->resource->service_name.n, s->resource->service_name.p, svc);
+			          "body %zu mixes services: %.*s in a body of %s", i,
+			          (int)s->resource->service_name.n, s->resource->service_name.p,
+			          svc);
 			memcpy(f->trace, s->trace_id, 16);
 			memcpy(f->span, s->span_id, 8);
 			memcpy(f->parent, s->parent_id, 8);
@@ -82,16 +83,29 @@ static struct flat *decode_all(const struct ml_bench_pool *p, uint64_t epoch, si
 			snprintf(f->service, sizeof(f->service), "%s", svc);
 			f->sidecar = pl->sidecar;
 			f->n_attrs = s->attrs.n;
-			static const char *const envoy_tags[] = {
-				"node_id", "zone", "component", "guid:x-request-id", "http.url",
-				"http.method", "http.protocol", "downstream_cluster", "user_agent",
-				"peer.address", "request_size", "response_size", "http.status_code",
-				"response_flags", "upstream_cluster", "istio.canonical_service",
-				"istio.canonical_revision", "istio.mesh_id", "istio.namespace",
-				"istio.cluster_id"};
+			static const char *const envoy_tags[] = {"node_id",
+			                                         "zone",
+			                                         "component",
+			                                         "guid:x-request-id",
+			                                         "http.url",
+			                                         "http.method",
+			                                         "http.protocol",
+			                                         "downstream_cluster",
+			                                         "user_agent",
+			                                         "peer.address",
+			                                         "request_size",
+			                                         "response_size",
+			                                         "http.status_code",
+			                                         "response_flags",
+			                                         "upstream_cluster",
+			                                         "istio.canonical_service",
+			                                         "istio.canonical_revision",
+			                                         "istio.mesh_id",
+			                                         "istio.namespace",
+			                                         "istio.cluster_id"};
 			for (size_t t = 0; t < sizeof(envoy_tags) / sizeof(envoy_tags[0]); t++)
-				cr_assert_not_null(ml_attrs_find(&s->attrs, envoy_tags[t]), "span lacks %s",
-						   envoy_tags[t]);
+				cr_assert_not_null(ml_attrs_find(&s->attrs, envoy_tags[t]),
+				                   "span lacks %s", envoy_tags[t]);
 		}
 		free(body);
 	}
@@ -149,7 +163,8 @@ Test(bookinfo_gen, otlp_bodies_decode_into_complete_traces)
 		cr_assert_leq(parent->start, s->start);
 		cr_assert_geq(parent->end, s->end);
 		if (s->kind == ML_SPAN_KIND_SERVER) {
-			/* callee's inbound span under the caller's outbound span, from another sidecar */
+			/* callee's inbound span under the caller's outbound span, from another
+			 * sidecar */
 			cr_assert_eq(parent->kind, ML_SPAN_KIND_CLIENT);
 			cr_assert_neq(parent->sidecar, s->sidecar);
 		} else {
@@ -163,7 +178,8 @@ Test(bookinfo_gen, otlp_bodies_decode_into_complete_traces)
 	/* Bookinfo: 7 spans per trace with reviews v1, 9 with v2/v3 (fewer when a call fails) */
 	double per_trace = (double)n / (double)roots;
 	cr_assert(per_trace > 7.5 && per_trace < 8.8, "%.2f spans per trace", per_trace);
-	cr_assert(clients > n / 3 && servers > n / 3, "%zu client, %zu server spans", clients, servers);
+	cr_assert(clients > n / 3 && servers > n / 3, "%zu client, %zu server spans", clients,
+	          servers);
 	/* 2 % of calls fail: each failure marks one or two spans */
 	cr_assert(errors > n / 400 && errors < n / 40, "%zu error spans of %zu", errors, n);
 	free(all);
@@ -193,7 +209,8 @@ Test(bookinfo_gen, each_trace_arrives_in_pieces_from_several_sidecars)
 		first = i;
 	}
 	cr_assert_eq(traces, p->n_traces);
-	cr_assert_gt(multi, traces * 9 / 10, "%zu of %zu traces came from 3+ sidecars", multi, traces);
+	cr_assert_gt(multi, traces * 9 / 10, "%zu of %zu traces came from 3+ sidecars", multi,
+	             traces);
 	free(all);
 	ml_bench_pool_destroy(p);
 }
@@ -210,7 +227,7 @@ Test(bookinfo_gen, same_seed_same_bytes_other_seed_other_bytes)
 		cr_assert(memcmp(a->items[i].body, b->items[i].body, a->items[i].len) == 0);
 	}
 	cr_assert(a->items[0].len != c->items[0].len ||
-		  memcmp(a->items[0].body, c->items[0].body, a->items[0].len) != 0);
+	          memcmp(a->items[0].body, c->items[0].body, a->items[0].len) != 0);
 	ml_bench_pool_destroy(a);
 	ml_bench_pool_destroy(b);
 	ml_bench_pool_destroy(c);
@@ -255,7 +272,7 @@ static void check_epoch(enum ml_bench_format f)
 		cr_assert_null(find_span(e0, n0, e3[i].trace, e3[i].span), "epoch 3 repeats an id");
 		if (memcmp(e3[i].parent, zero, 8) != 0)
 			cr_assert_not_null(find_span(e3, n3, e3[i].trace, e3[i].parent),
-					   "epoch 3 broke a parent link");
+			                   "epoch 3 broke a parent link");
 		if (e3[i].start < min3)
 			min3 = e3[i].start;
 		if (e0[i].start < min0)
