@@ -8,7 +8,7 @@ PKGS=(
   libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler liblmdb-dev lmdb-utils
   libzstd-dev zlib1g-dev libsnappy-dev libpcre2-dev libxxhash-dev libjansson-dev
 )
-TEST_PKGS=(libcriterion-dev nodejs npm prometheus)
+TEST_PKGS=(libcriterion-dev nodejs npm prometheus zstd)
 # libFuzzer targets (cmake -DMESHLENS_FUZZ=ON) need clang.
 FUZZ_PKGS=(clang)
 

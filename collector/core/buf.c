@@ -20,6 +20,8 @@ uint8_t *ml_buf_reserve(struct ml_buf *b, size_t n)
 {
 	if (b->oom)
 		return NULL;
+	if (n == 0)
+		n = 1; /* never hand out NULL + 0 for an empty buffer */
 	if (b->cap - b->len < n) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap - b->len < n) {

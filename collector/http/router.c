@@ -88,6 +88,12 @@ static int method_allowed(const char *list, const char *method)
 const struct ml_route *ml_route_find(const struct ml_route *table, size_t n, const char *method,
 				     const char *path, int *status, const char **allow)
 {
+	/* Allowed methods of every route on this path, for the Allow header. */
+	static const char *const known[] = {"GET", "POST", "PUT"};
+	static const char *const allow_sets[] = {
+		"", "GET", "POST", "GET|POST", "PUT", "GET|PUT", "POST|PUT", "GET|POST|PUT",
+	};
+	unsigned mask = 0;
 	int path_found = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct ml_route *r = &table[i];
@@ -97,11 +103,12 @@ const struct ml_route *ml_route_find(const struct ml_route *table, size_t n, con
 			continue;
 		if (method_allowed(r->method, method))
 			return r;
-		if (!path_found) {
-			path_found = 1;
-			*allow = r->method;
-		}
+		path_found = 1;
+		for (unsigned k = 0; k < 3; k++)
+			if (method_allowed(r->method, known[k]))
+				mask |= 1u << k;
 	}
+	*allow = allow_sets[mask & 7u];
 	*status = path_found ? 405 : 404;
 	return NULL;
 }

@@ -102,6 +102,9 @@ void ml_ingest_otlp_traces(const struct ml_http_request *req, struct ml_http_res
 	ml_span_batch_init(&batch, req->arena);
 	int rc = json ? ml_otlp_trace_decode_json(req->body, req->body_len, &batch, &report, &err)
 		      : ml_otlp_trace_decode_proto(req->body, req->body_len, &batch, &report, &err);
+	if (rc == 0 && batch.n == 0 && report.rejected > 0)
+		/* Nothing usable: OTLP wants a 400 for bad data, not a partial success. */
+		rc = ml_err_set(&err, ML_EINVAL, "%s", report.first_reject);
 	if (rc == 0 && batch.n > 0)
 		rc = ml_trace_store_append(app->traces, &batch, &err);
 	if (rc != 0) {
