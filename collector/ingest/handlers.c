@@ -73,26 +73,36 @@ static void log_reject(const char *format, int http, const char *msg)
 	       ml_log_quote(q, sizeof(q), msg, strlen(msg)));
 }
 
+/*
+ * OTLP/HTTP bodies are protobuf or JSON, told apart by Content-Type. Sets
+ * *json and returns true, or answers 415 and returns false.
+ */
+static bool otlp_content_type(const struct ml_http_request *req, struct ml_http_response *resp,
+			      bool *json)
+{
+	if (strcmp(req->content_type, "application/x-protobuf") == 0 ||
+	    strcmp(req->content_type, "application/protobuf") == 0) {
+		*json = false;
+		return true;
+	}
+	if (strcmp(req->content_type, "application/json") == 0) {
+		*json = true;
+		return true;
+	}
+	ml_http_text(resp, 415,
+		     "unsupported Content-Type \"%.64s\": use application/x-protobuf or application/json",
+		     req->content_type);
+	log_reject("otlp", 415, "unsupported Content-Type");
+	return false;
+}
+
 void ml_ingest_otlp_traces(const struct ml_http_request *req, struct ml_http_response *resp,
 			   void *ctx)
 {
 	struct ml_app *app = ctx;
 	bool json;
-	if (strcmp(req->content_type, "application/x-protobuf") == 0 ||
-	    strcmp(req->content_type, "application/protobuf") == 0) {
-		json = false;
-	} else if (strcmp(req->content_type, "application/json") == 0) {
-		json = true;
-	} else {
-		char msg[256];
-		snprintf(msg, sizeof(msg),
-			 "unsupported Content-Type \"%.64s\": use application/x-protobuf or application/json",
-			 req->content_type);
-		resp->status = 415;
-		ml_http_text(resp, 415, "%s", msg);
-		log_reject("otlp", 415, msg);
+	if (!otlp_content_type(req, resp, &json))
 		return;
-	}
 
 	struct ml_span_batch batch;
 	struct ml_ingest_report report;
@@ -190,17 +200,8 @@ void ml_ingest_otlp_metrics(const struct ml_http_request *req, struct ml_http_re
 {
 	struct ml_app *app = ctx;
 	bool json;
-	if (strcmp(req->content_type, "application/x-protobuf") == 0 ||
-	    strcmp(req->content_type, "application/protobuf") == 0) {
-		json = false;
-	} else if (strcmp(req->content_type, "application/json") == 0) {
-		json = true;
-	} else {
-		ml_http_text(resp, 415,
-			     "unsupported Content-Type \"%.64s\": use application/x-protobuf or application/json",
-			     req->content_type);
+	if (!otlp_content_type(req, resp, &json))
 		return;
-	}
 	struct ml_sample_batch batch;
 	struct ml_ingest_report report;
 	struct ml_tsdb_report tr;
