@@ -174,13 +174,31 @@ finish:
 	pthread_mutex_unlock(&st->mu);
 }
 
+/*
+ * pthread_cond_wait with a 200 ms ceiling. Every wait here sits in a loop
+ * that re-checks its predicate, so a wake-up that never arrives costs at
+ * most 200 ms instead of hanging a writer or a caller forever (a lost
+ * futex wake-up was seen on this platform under ASan in CI).
+ */
+static void cond_wait_bounded(pthread_cond_t *cv, pthread_mutex_t *mu)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
 static void *writer_main(void *arg)
 {
 	struct ml_store *st = arg;
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
 		while (st->q_head == NULL && !st->stopping)
-			pthread_cond_wait(&st->work_cv, &st->mu);
+			cond_wait_bounded(&st->work_cv, &st->mu);
 		if (st->q_head == NULL)
 			break; /* stopping and drained */
 		struct pending *list = st->q_head;
@@ -343,7 +361,7 @@ int ml_store_write(struct ml_store *st, const struct ml_write_op *op, struct ml_
 	st->q_len++;
 	pthread_cond_signal(&st->work_cv);
 	while (!p.done)
-		pthread_cond_wait(&st->done_cv, &st->mu);
+		cond_wait_bounded(&st->done_cv, &st->mu);
 	pthread_mutex_unlock(&st->mu);
 	if (p.rc != 0 && err != NULL)
 		memcpy(err->msg, p.err.msg, sizeof(err->msg));
