@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "exporters/jaeger_api.h"
+#include "exporters/prom_api.h"
 #include "exporters/zipkin_api.h"
 #include "http/ui_assets.h"
 #include "ingest/handlers.h"
@@ -104,6 +105,27 @@ const struct ml_route ml_routes[] = {
 	 "Zipkin: several traces (?traceIds=a,b)."},
 	{"GET", "/api/v2/dependencies", false, ML_ROLE_READ, ml_zipkin_dependencies,
 	 "Zipkin: dependency links (?endTs=&lookback= in ms)."},
+	/* Prometheus HTTP API (no evaluation needed) */
+	{"GET|POST", "/api/v1/series", false, ML_ROLE_READ, ml_prom_series,
+	 "Prometheus: series matching match[] (?start=&end=)."},
+	{"GET|POST", "/api/v1/labels", false, ML_ROLE_READ, ml_prom_labels,
+	 "Prometheus: label names (?match[]=&start=&end=&limit=)."},
+	{"GET|POST", "/api/v1/label/", true, ML_ROLE_READ, ml_prom_label_values,
+	 "Prometheus: /api/v1/label/{name}/values."},
+	{"GET|POST", "/api/v1/metadata", false, ML_ROLE_READ, ml_prom_metadata,
+	 "Prometheus: metric metadata (?metric=&limit=)."},
+	{"GET", "/api/v1/status/buildinfo", false, ML_ROLE_READ, ml_prom_buildinfo,
+	 "Prometheus: build information (version)."},
+	{"GET", "/api/v1/status/runtimeinfo", false, ML_ROLE_READ, ml_prom_runtimeinfo,
+	 "Prometheus: runtime information."},
+	{"GET", "/api/v1/status/flags", false, ML_ROLE_READ, ml_prom_flags,
+	 "Prometheus: the command-line flags."},
+	{"GET", "/api/v1/rules", false, ML_ROLE_READ, ml_prom_rules, "Prometheus: rule groups (none)."},
+	{"GET", "/api/v1/alerts", false, ML_ROLE_READ, ml_prom_alerts, "Prometheus: active alerts (none)."},
+	{"GET|POST", "/api/v1/query_exemplars", false, ML_ROLE_READ, ml_prom_query_exemplars,
+	 "Prometheus: exemplars (none stored yet)."},
+	{"GET|POST", "/api/v1/format_query", false, ML_ROLE_READ, ml_prom_format_query,
+	 "Prometheus: PromQL pretty-printed (?query=)."},
 	/* web UI */
 	{"GET", "/", false, ML_ROLE_PUBLIC, ui, "The built-in web UI."},
 	{"GET", "/ui/", true, ML_ROLE_PUBLIC, ui, "The web UI's files."},

@@ -1,0 +1,771 @@
+/*
+ * prom_api.c - the Prometheus HTTP API endpoints that need no PromQL
+ * evaluation, answered from the TSDB; see prom_api.h.
+ *
+ * Behaviour follows Prometheus's web/api/v1/api.go: match[] selectors are
+ * parsed as PromQL and must be plain vector selectors; with several match[]
+ * the results are the union; start/end default to the whole time range;
+ * label names and values come back sorted and unique; error texts are
+ * Prometheus's own where a client may show them ("no match[] parameter
+ * provided", "invalid label name: ...").
+ */
+#include "exporters/prom_api.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/error.h"
+#include "exporters/json_writer.h"
+#include "flags.h"
+#include "model/labels.h"
+#include "query/matcher.h"
+#include "query/promql_parse.h"
+#include "store/tsdb.h"
+
+/* Bounds on one request's work. */
+#define PROM_MAX_MATCH 64        /* match[] parameters per request */
+#define PROM_MAX_SERIES 1000000u /* series listed by one /api/v1/series */
+
+static const struct ml_config *g_config;
+
+void ml_prom_api_set_config(const struct ml_config *cfg)
+{
+	g_config = cfg;
+}
+
+/* ---------------------------------------------------------------------------
+ * Envelope
+ */
+
+static void begin_success(struct ml_http_response *resp)
+{
+	resp->status = 200;
+	resp->content_type = "application/json";
+	ml_buf_clear(&resp->body);
+	ml_buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
+}
+
+static void end_success(struct ml_http_response *resp)
+{
+	ml_buf_putc(&resp->body, '}');
+	if (!ml_buf_ok(&resp->body)) {
+		ml_buf_clear(&resp->body);
+		ml_buf_puts(&resp->body, "{\"status\":\"error\",\"errorType\":\"internal\","
+					 "\"error\":\"out of memory\"}");
+		resp->status = 500;
+	}
+}
+
+static void api_error(struct ml_http_response *resp, int status, const char *type, const char *msg)
+{
+	resp->status = status;
+	resp->content_type = "application/json";
+	ml_buf_clear(&resp->body);
+	ml_buf_puts(&resp->body, "{\"status\":\"error\",\"errorType\":");
+	ml_json_cstr(&resp->body, type);
+	ml_buf_puts(&resp->body, ",\"error\":");
+	ml_json_cstr(&resp->body, msg);
+	ml_buf_putc(&resp->body, '}');
+}
+
+static void bad_data(struct ml_http_response *resp, const char *msg)
+{
+	api_error(resp, 400, "bad_data", msg);
+}
+
+/* A store error: the caller's fault (EINVAL) is bad_data, the rest internal. */
+static void store_error(struct ml_http_response *resp, int rc, const struct ml_err *err)
+{
+	const char *msg = err->msg[0] ? err->msg : ml_strerror(rc);
+	if (rc == ML_EINVAL)
+		bad_data(resp, msg);
+	else if (rc == ML_EFULL || rc == ML_ESHUTDOWN)
+		api_error(resp, 503, "unavailable", msg);
+	else
+		api_error(resp, 500, "internal", msg);
+}
+
+/* ---------------------------------------------------------------------------
+ * Parameters
+ */
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+/* RFC3339 with optional fraction and Z or ±hh:mm. */
+static int parse_rfc3339(const char *s, int64_t *out)
+{
+	int Y, M, D, h, m, sec;
+	const char *p = s;
+	if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
+	    digits(&p, 2, &D) || (*p != 'T' && *p != 't'))
+		return ML_EINVAL;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' ||
+	    digits(&p, 2, &sec))
+		return ML_EINVAL;
+	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+		return ML_EINVAL;
+	int64_t frac_ms = 0;
+	if (*p == '.') {
+		p++;
+		int nd = 0;
+		double scale = 100;
+		double f = 0;
+		while (isdigit((unsigned char)*p)) {
+			f += (*p - '0') * scale;
+			scale /= 10;
+			p++;
+			nd++;
+		}
+		if (nd == 0)
+			return ML_EINVAL;
+		frac_ms = (int64_t)llround(f);
+	}
+	int64_t off_s = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1;
+		int oh, om;
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+			return ML_EINVAL;
+		off_s = sign * (oh * 3600 + om * 60);
+	} else {
+		return ML_EINVAL;
+	}
+	if (*p != '\0')
+		return ML_EINVAL;
+	struct tm tm = {0};
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	*out = ((int64_t)t - off_s) * 1000 + frac_ms;
+	return 0;
+}
+
+int ml_prom_parse_time(const char *s, int64_t *out)
+{
+	if (s == NULL || *s == '\0')
+		return ML_EINVAL;
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end != s && *end == '\0') {
+		/* Within what fits in int64 milliseconds. */
+		if (errno != 0 || !isfinite(v) || fabs(v) > 9.2e15)
+			return ML_EINVAL;
+		*out = (int64_t)llround(v * 1000.0);
+		return 0;
+	}
+	return parse_rfc3339(s, out);
+}
+
+/* Reads an optional time parameter; returns false after answering 400. */
+static bool time_param(const struct ml_http_request *req, struct ml_http_response *resp,
+		       const char *name, int64_t dflt, int64_t *out)
+{
+	const char *s = ml_http_param(req, name);
+	*out = dflt;
+	if (s == NULL || *s == '\0')
+		return true;
+	if (ml_prom_parse_time(s, out) == 0)
+		return true;
+	char msg[600];
+	snprintf(msg, sizeof(msg), "invalid parameter \"%s\": cannot parse \"%.500s\" to a valid timestamp",
+		 name, s);
+	bad_data(resp, msg);
+	return false;
+}
+
+static bool range_params(const struct ml_http_request *req, struct ml_http_response *resp,
+			 int64_t *mint, int64_t *maxt)
+{
+	if (!time_param(req, resp, "start", INT64_MIN, mint) ||
+	    !time_param(req, resp, "end", INT64_MAX, maxt))
+		return false;
+	if (*maxt < *mint) {
+		bad_data(resp, "end timestamp must not be before start time");
+		return false;
+	}
+	return true;
+}
+
+/* Optional limit=: 0 when absent; false after answering 400. */
+static bool limit_param(const struct ml_http_request *req, struct ml_http_response *resp,
+			size_t *out)
+{
+	const char *s = ml_http_param(req, "limit");
+	*out = 0;
+	if (s == NULL || *s == '\0')
+		return true;
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0) {
+		bad_data(resp, "limit must be a number");
+		return false;
+	}
+	*out = v > 0 ? (size_t)v : 0;
+	return true;
+}
+
+/* The match[] selectors of a request, parsed. */
+struct selectors {
+	struct ml_promql_expr *expr[PROM_MAX_MATCH];
+	struct ml_matcher **m[PROM_MAX_MATCH]; /* pointer arrays in the request arena */
+	size_t n_m[PROM_MAX_MATCH];
+	size_t n;
+};
+
+static void selectors_fini(struct selectors *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		ml_promql_expr_destroy(s->expr[i]);
+	s->n = 0;
+}
+
+/* Parses every match[]; false after answering 400/500 (s then holds nothing to free). */
+static bool parse_selectors(const struct ml_http_request *req, struct ml_http_response *resp,
+			    struct selectors *s)
+{
+	const char *q[PROM_MAX_MATCH + 1];
+	size_t n = ml_http_params(req, "match[]", q, PROM_MAX_MATCH + 1);
+	char msg[700];
+	s->n = 0;
+	if (n > PROM_MAX_MATCH) {
+		snprintf(msg, sizeof(msg), "too many match[] parameters (at most %d)", PROM_MAX_MATCH);
+		bad_data(resp, msg);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ml_err err = {{0}};
+		struct ml_promql_expr *e = ml_promql_parse(q[i], strlen(q[i]), &err);
+		if (e == NULL) {
+			snprintf(msg, sizeof(msg), "invalid parameter \"match[]\": %s", err.msg);
+			goto fail;
+		}
+		s->expr[s->n++] = e;
+		if (e->root == NULL || e->root->kind != ML_NODE_VECTOR_SELECTOR) {
+			snprintf(msg, sizeof(msg),
+				 "invalid parameter \"match[]\": %.500s is not a vector selector", q[i]);
+			goto fail;
+		}
+		size_t nm = e->root->u.vs.n_matchers;
+		struct ml_matcher **pm = ml_arena_calloc(req->arena, nm ? nm : 1, sizeof(*pm));
+		if (pm == NULL) {
+			snprintf(msg, sizeof(msg), "out of memory");
+			selectors_fini(s);
+			api_error(resp, 500, "internal", msg);
+			return false;
+		}
+		for (size_t j = 0; j < nm; j++)
+			pm[j] = &e->root->u.vs.matchers[j];
+		s->m[i] = pm;
+		s->n_m[i] = nm;
+	}
+	return true;
+fail:
+	selectors_fini(s);
+	bad_data(resp, msg);
+	return false;
+}
+
+/* ---------------------------------------------------------------------------
+ * Sorted string sets
+ */
+
+static int str_cmp(const void *a, const void *b)
+{
+	const struct ml_str *x = a, *y = b;
+	size_t n = x->n < y->n ? x->n : y->n;
+	int c = memcmp(x->p, y->p, n);
+	if (c != 0)
+		return c;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* Sorts and de-duplicates v in place; returns the new count. */
+static size_t str_uniq(struct ml_str *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), str_cmp);
+	size_t k = 1;
+	for (size_t i = 1; i < n; i++)
+		if (str_cmp(&v[i], &v[k - 1]) != 0)
+			v[k++] = v[i];
+	return k;
+}
+
+static void write_str_array(struct ml_buf *b, const struct ml_str *v, size_t n, size_t limit)
+{
+	if (limit > 0 && n > limit)
+		n = limit;
+	ml_buf_putc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ml_buf_putc(b, ',');
+		ml_json_str(b, v[i].p, v[i].n);
+	}
+	ml_buf_putc(b, ']');
+}
+
+/* Appends src to *acc (growing it in the arena). */
+static int str_concat(struct ml_arena *a, struct ml_str **acc, size_t *n_acc,
+		      const struct ml_str *src, size_t n_src)
+{
+	if (n_src == 0)
+		return 0;
+	struct ml_str *v = ml_arena_alloc(a, (*n_acc + n_src) * sizeof(*v));
+	if (v == NULL)
+		return ML_ENOMEM;
+	if (*n_acc)
+		memcpy(v, *acc, *n_acc * sizeof(*v));
+	memcpy(v + *n_acc, src, n_src * sizeof(*v));
+	*acc = v;
+	*n_acc += n_src;
+	return 0;
+}
+
+/* Prometheus's (legacy) label name rule: [a-zA-Z_][a-zA-Z0-9_]*. */
+static bool valid_label_name(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalpha(c) || c == '_' || (i > 0 && isdigit(c))))
+			return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * /api/v1/series
+ */
+
+static int labels_qcmp(const void *a, const void *b)
+{
+	return ml_labels_cmp(*(const struct ml_labels *)a, *(const struct ml_labels *)b);
+}
+
+static void write_labels_object(struct ml_buf *b, struct ml_labels ls)
+{
+	struct ml_labels_iter it;
+	struct ml_str name, value;
+	bool first = true;
+	ml_labels_iter_init(&it, ls);
+	ml_buf_putc(b, '{');
+	while (ml_labels_next(&it, &name, &value)) {
+		if (!first)
+			ml_buf_putc(b, ',');
+		first = false;
+		ml_json_str(b, name.p, name.n);
+		ml_buf_putc(b, ':');
+		ml_json_str(b, value.p, value.n);
+	}
+	ml_buf_putc(b, '}');
+}
+
+void ml_prom_series(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	struct ml_app *app = ctx;
+	struct selectors sel = {.n = 0};
+	struct ml_tsdb_series_set *set = NULL;
+	struct ml_labels *all = NULL;
+	size_t n_all = 0, cap = 0;
+	struct ml_err err = {{0}};
+	int64_t mint, maxt;
+	int rc = 0;
+
+	if (!range_params(req, resp, &mint, &maxt))
+		return;
+	if (ml_http_param(req, "match[]") == NULL) {
+		bad_data(resp, "no match[] parameter provided");
+		return;
+	}
+	if (!parse_selectors(req, resp, &sel))
+		return;
+	for (size_t i = 0; i < sel.n; i++) {
+		rc = ml_tsdb_select(app->tsdb, sel.m[i], sel.n_m[i], mint, maxt,
+				    ML_TSDB_SELECT_NO_SAMPLES, &set, &err);
+		if (rc != 0)
+			goto fail;
+		while ((rc = ml_tsdb_series_set_next(set, &err)) == 1) {
+			if (n_all >= PROM_MAX_SERIES) {
+				rc = ml_err_set(&err, ML_EINVAL,
+						"more than %u series match; narrow the selector",
+						PROM_MAX_SERIES);
+				goto fail;
+			}
+			if (n_all == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				struct ml_labels *nv = ml_arena_alloc(req->arena, ncap * sizeof(*nv));
+				if (nv == NULL) {
+					rc = ml_err_set(&err, ML_ENOMEM, "out of memory");
+					goto fail;
+				}
+				if (n_all)
+					memcpy(nv, all, n_all * sizeof(*nv));
+				all = nv;
+				cap = ncap;
+			}
+			struct ml_labels ls = ml_tsdb_series_set_labels(set);
+			uint8_t *copy = ml_arena_alloc(req->arena, ls.n ? ls.n : 1);
+			if (copy == NULL) {
+				rc = ml_err_set(&err, ML_ENOMEM, "out of memory");
+				goto fail;
+			}
+			memcpy(copy, ls.p, ls.n);
+			all[n_all].p = copy;
+			all[n_all].n = ls.n;
+			n_all++;
+		}
+		if (rc < 0)
+			goto fail;
+		ml_tsdb_series_set_free(set);
+		set = NULL;
+	}
+	if (sel.n > 1 && n_all > 1) {
+		qsort(all, n_all, sizeof(*all), labels_qcmp);
+		size_t k = 1;
+		for (size_t i = 1; i < n_all; i++)
+			if (!ml_labels_equal(all[i], all[k - 1]))
+				all[k++] = all[i];
+		n_all = k;
+	}
+	begin_success(resp);
+	ml_buf_putc(&resp->body, '[');
+	for (size_t i = 0; i < n_all; i++) {
+		if (i)
+			ml_buf_putc(&resp->body, ',');
+		write_labels_object(&resp->body, all[i]);
+	}
+	ml_buf_putc(&resp->body, ']');
+	end_success(resp);
+	selectors_fini(&sel);
+	return;
+fail:
+	ml_tsdb_series_set_free(set);
+	selectors_fini(&sel);
+	store_error(resp, rc, &err);
+}
+
+/* ---------------------------------------------------------------------------
+ * /api/v1/labels and /api/v1/label/<name>/values
+ */
+
+/* name == NULL: label names; else the values of label name. */
+static void label_query(const struct ml_http_request *req, struct ml_http_response *resp,
+			struct ml_app *app, const char *name, size_t name_len)
+{
+	struct selectors sel = {.n = 0};
+	struct ml_str *acc = NULL;
+	size_t n_acc = 0, limit;
+	struct ml_err err = {{0}};
+	int64_t mint, maxt;
+	int rc = 0;
+
+	if (!range_params(req, resp, &mint, &maxt) || !limit_param(req, resp, &limit))
+		return;
+	if (!parse_selectors(req, resp, &sel))
+		return;
+	size_t rounds = sel.n ? sel.n : 1;
+	for (size_t i = 0; i < rounds; i++) {
+		struct ml_str *v = NULL;
+		size_t n = 0;
+		struct ml_matcher *const *m = sel.n ? sel.m[i] : NULL;
+		size_t nm = sel.n ? sel.n_m[i] : 0;
+		if (name == NULL)
+			rc = ml_tsdb_label_names(app->tsdb, m, nm, mint, maxt, req->arena, &v, &n,
+						 &err);
+		else
+			rc = ml_tsdb_label_values(app->tsdb, name, name_len, m, nm, mint, maxt,
+						  req->arena, &v, &n, &err);
+		if (rc != 0)
+			goto fail;
+		if (rounds == 1) {
+			acc = v;
+			n_acc = n;
+		} else if ((rc = str_concat(req->arena, &acc, &n_acc, v, n)) != 0) {
+			ml_err_set(&err, rc, "out of memory");
+			goto fail;
+		}
+	}
+	if (rounds > 1)
+		n_acc = str_uniq(acc, n_acc);
+	begin_success(resp);
+	write_str_array(&resp->body, acc, n_acc, limit);
+	end_success(resp);
+	selectors_fini(&sel);
+	return;
+fail:
+	selectors_fini(&sel);
+	store_error(resp, rc, &err);
+}
+
+void ml_prom_labels(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	label_query(req, resp, ctx, NULL, 0);
+}
+
+void ml_prom_label_values(const struct ml_http_request *req, struct ml_http_response *resp,
+			  void *ctx)
+{
+	static const char suffix[] = "/values";
+	const char *rest = req->path_rest ? req->path_rest : "";
+	size_t n = strlen(rest);
+	size_t sl = sizeof(suffix) - 1;
+	if (n < sl || memcmp(rest + n - sl, suffix, sl) != 0) {
+		api_error(resp, 404, "not_found", "no such endpoint: use /api/v1/label/<name>/values");
+		return;
+	}
+	size_t name_len = n - sl;
+	if (!valid_label_name(rest, name_len)) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "invalid label name: \"%.*s\"",
+			 (int)(name_len > 300 ? 300 : name_len), rest);
+		bad_data(resp, msg);
+		return;
+	}
+	label_query(req, resp, ctx, rest, name_len);
+}
+
+/* ---------------------------------------------------------------------------
+ * /api/v1/metadata
+ */
+
+static const char *metric_type_name(uint8_t t)
+{
+	static const char *const names[] = {"unknown", "counter", "gauge",   "histogram",
+					    "summary", "gaugehistogram", "info", "stateset"};
+	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+
+void ml_prom_metadata(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	struct ml_app *app = ctx;
+	struct ml_tsdb_meta *meta = NULL;
+	size_t n = 0, limit;
+	struct ml_err err = {{0}};
+	if (!limit_param(req, resp, &limit))
+		return;
+	const char *metric = ml_http_param(req, "metric");
+	size_t mlen = metric ? strlen(metric) : 0;
+	int rc = ml_tsdb_metadata(app->tsdb, metric ? metric : "", mlen, limit, req->arena, &meta,
+				  &n, &err);
+	if (rc != 0) {
+		store_error(resp, rc, &err);
+		return;
+	}
+	struct ml_buf *b = &resp->body;
+	begin_success(resp);
+	ml_buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ml_buf_putc(b, ',');
+		ml_json_str(b, meta[i].family.p, meta[i].family.n);
+		ml_buf_puts(b, ":[{\"type\":");
+		ml_json_cstr(b, metric_type_name(meta[i].type));
+		ml_buf_puts(b, ",\"help\":");
+		ml_json_str(b, meta[i].help.p, meta[i].help.n);
+		ml_buf_puts(b, ",\"unit\":");
+		ml_json_str(b, meta[i].unit.p, meta[i].unit.n);
+		ml_buf_puts(b, "}]");
+	}
+	ml_buf_putc(b, '}');
+	end_success(resp);
+}
+
+/* ---------------------------------------------------------------------------
+ * Status pages and placeholders
+ */
+
+void ml_prom_buildinfo(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	begin_success(resp);
+	ml_buf_puts(&resp->body, "{\"version\":");
+	ml_json_cstr(&resp->body, MESHLENS_VERSION);
+	ml_buf_puts(&resp->body, ",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\","
+				 "\"buildDate\":\"\",\"goVersion\":\"\"}");
+	end_success(resp);
+}
+
+static void rfc3339_ms(struct ml_buf *b, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char tmp[64];
+	gmtime_r(&t, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	ml_buf_printf(b, "\"%s.%03dZ\"", tmp, (int)(ms % 1000));
+}
+
+static void duration_text(struct ml_buf *b, uint64_t ms)
+{
+	struct ml_buf tmp = {0};
+	ml_promql_format_duration((int64_t)ms, &tmp);
+	ml_json_str(b, (const char *)tmp.data, tmp.len);
+	ml_buf_free(&tmp);
+}
+
+void ml_prom_runtimeinfo(const struct ml_http_request *req, struct ml_http_response *resp,
+			 void *ctx)
+{
+	(void)req;
+	struct ml_app *app = ctx;
+	struct ml_buf *b = &resp->body;
+	char cwd[4096];
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		cwd[0] = '\0';
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	begin_success(resp);
+	ml_buf_puts(b, "{\"startTime\":");
+	rfc3339_ms(b, (int64_t)(app->start_time_ns / 1000000u));
+	ml_buf_puts(b, ",\"CWD\":");
+	ml_json_cstr(b, cwd);
+	ml_buf_puts(b, ",\"reloadConfigSuccess\":true,\"lastConfigTime\":");
+	rfc3339_ms(b, (int64_t)(app->start_time_ns / 1000000u));
+	ml_buf_printf(b, ",\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":%ld,"
+			 "\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":",
+		      cpus > 0 ? cpus : 1);
+	if (g_config != NULL && g_config->retention_ms > 0)
+		duration_text(b, g_config->retention_ms);
+	else
+		ml_json_cstr(b, g_config != NULL ? "0s" : "");
+	ml_buf_putc(b, '}');
+	end_success(resp);
+}
+
+static void flag_str(struct ml_buf *b, bool *first, const char *name, const char *value)
+{
+	if (!*first)
+		ml_buf_putc(b, ',');
+	*first = false;
+	ml_json_key(b, name);
+	ml_json_cstr(b, value ? value : "");
+}
+
+void ml_prom_flags(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	struct ml_buf *b = &resp->body;
+	const struct ml_config *c = g_config;
+	char tmp[64];
+	bool first = true;
+	begin_success(resp);
+	ml_buf_putc(b, '{');
+	if (c != NULL) {
+		struct ml_buf list = {0};
+		for (size_t i = 0; i < c->n_listen; i++) {
+			if (i)
+				ml_buf_putc(&list, ',');
+			ml_buf_puts(&list, c->listen[i]);
+		}
+		ml_buf_putc(&list, '\0');
+		flag_str(b, &first, "web.listen-address", list.data ? (const char *)list.data : "");
+		ml_buf_free(&list);
+		snprintf(tmp, sizeof(tmp), "%u", c->web_threads);
+		flag_str(b, &first, "web.threads", tmp);
+		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->max_request_bytes);
+		flag_str(b, &first, "web.max-request-bytes", tmp);
+		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->max_decompressed_bytes);
+		flag_str(b, &first, "web.max-decompressed-bytes", tmp);
+		flag_str(b, &first, "storage.path", c->storage_path);
+		ml_buf_puts(b, ",\"storage.retention\":");
+		duration_text(b, c->retention_ms);
+		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->storage_max_bytes);
+		flag_str(b, &first, "storage.max-bytes", tmp);
+		flag_str(b, &first, "log.level", c->log_level);
+	}
+	ml_buf_putc(b, '}');
+	end_success(resp);
+}
+
+void ml_prom_rules(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	begin_success(resp);
+	ml_buf_puts(&resp->body, "{\"groups\":[]}");
+	end_success(resp);
+}
+
+void ml_prom_alerts(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	begin_success(resp);
+	ml_buf_puts(&resp->body, "{\"alerts\":[]}");
+	end_success(resp);
+}
+
+void ml_prom_query_exemplars(const struct ml_http_request *req, struct ml_http_response *resp,
+			     void *ctx)
+{
+	(void)ctx;
+	const char *q = ml_http_param(req, "query");
+	struct ml_err err = {{0}};
+	int64_t mint, maxt;
+	if (!range_params(req, resp, &mint, &maxt))
+		return;
+	if (q != NULL && *q != '\0') {
+		struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+		if (e == NULL) {
+			bad_data(resp, err.msg);
+			return;
+		}
+		ml_promql_expr_destroy(e);
+	}
+	begin_success(resp);
+	ml_buf_puts(&resp->body, "[]");
+	end_success(resp);
+}
+
+void ml_prom_format_query(const struct ml_http_request *req, struct ml_http_response *resp,
+			  void *ctx)
+{
+	(void)ctx;
+	const char *q = ml_http_param(req, "query");
+	struct ml_err err = {{0}};
+	struct ml_buf out = {0};
+	if (q == NULL)
+		q = "";
+	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+	if (e == NULL) {
+		bad_data(resp, err.msg[0] ? err.msg : "parse error");
+		return;
+	}
+	ml_promql_format(e->root, &out);
+	begin_success(resp);
+	ml_json_str(&resp->body, out.data ? (const char *)out.data : "", out.len);
+	end_success(resp);
+	ml_buf_free(&out);
+	ml_promql_expr_destroy(e);
+}
