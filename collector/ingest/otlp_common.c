@@ -283,6 +283,21 @@ static int too_many(struct ml_otlp_ctx *ctx, size_t n, size_t max)
 			    "%zu attributes is over the limit of %zu", n, max);
 }
 
+/* One key/value; with_path: name the "value" member in an error's path. */
+static int attr_from_proto(struct ml_otlp_ctx *ctx,
+			   const Opentelemetry__Proto__Common__V1__KeyValue *kv, struct ml_attr *a,
+			   bool with_path)
+{
+	int rc = ml_otlp_str(ctx, kv->key, cstrlen(kv->key), "key", &a->key);
+	if (rc != 0)
+		return rc;
+	size_t m2 = with_path ? ml_json_path_key(&ctx->path, "value") : 0;
+	rc = any_from_proto(ctx, kv->value, a);
+	if (with_path)
+		ml_json_path_pop(&ctx->path, m2);
+	return rc;
+}
+
 int ml_otlp_attrs_from_proto(struct ml_otlp_ctx *ctx,
 			     Opentelemetry__Proto__Common__V1__KeyValue *const *kvs, size_t n,
 			     size_t max_attrs, struct ml_attrs *out)
@@ -296,17 +311,18 @@ int ml_otlp_attrs_from_proto(struct ml_otlp_ctx *ctx,
 	struct ml_attr *items = ml_arena_calloc(ctx->arena, n, sizeof(*items));
 	if (items == NULL)
 		return ml_err_set(ctx->err, ML_ENOMEM, "out of memory");
+	/* The error path ("...attributes[3].value") is formatted only when an
+	 * attribute fails: the conversion is then run again with the path in
+	 * place, which sets the same error with its full location. */
 	for (size_t i = 0; i < n; i++) {
-		size_t mark = ml_json_path_index(&ctx->path, i);
-		int rc = ml_otlp_str(ctx, kvs[i]->key, cstrlen(kvs[i]->key), "key", &items[i].key);
-		if (rc == 0) {
-			size_t m2 = ml_json_path_key(&ctx->path, "value");
-			rc = any_from_proto(ctx, kvs[i]->value, &items[i]);
-			ml_json_path_pop(&ctx->path, m2);
+		int rc = attr_from_proto(ctx, kvs[i], &items[i], false);
+		if (rc != 0 && rc != ML_ENOMEM) {
+			size_t mark = ml_json_path_index(&ctx->path, i);
+			rc = attr_from_proto(ctx, kvs[i], &items[i], true);
+			ml_json_path_pop(&ctx->path, mark);
 		}
 		if (rc != 0)
 			return rc;
-		ml_json_path_pop(&ctx->path, mark);
 	}
 	out->items = items;
 	out->n = (uint32_t)n;

@@ -146,6 +146,41 @@ fail:
 	return rc;
 }
 
+/*
+ * One zstd compression context per thread, kept for the thread's life: a
+ * fresh context per request costs an allocation and the clearing of its
+ * tables on every append. Freed by the key destructor when the thread ends.
+ */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+static int cctx_key_rc = -1;
+
+static void cctx_free(void *p)
+{
+	ZSTD_freeCCtx(p);
+}
+
+static void cctx_key_init(void)
+{
+	cctx_key_rc = pthread_key_create(&cctx_key, cctx_free);
+}
+
+/* The calling thread's context (NULL when out of memory). */
+static ZSTD_CCtx *thread_cctx(void)
+{
+	if (pthread_once(&cctx_once, cctx_key_init) != 0 || cctx_key_rc != 0)
+		return NULL;
+	ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+	if (c != NULL)
+		return c;
+	c = ZSTD_createCCtx();
+	if (c != NULL && pthread_setspecific(cctx_key, c) != 0) {
+		ZSTD_freeCCtx(c);
+		c = NULL;
+	}
+	return c;
+}
+
 int ml_trace_store_append(struct ml_trace_store *ts, const struct ml_span_batch *batch,
 			  struct ml_err *err)
 {
@@ -186,11 +221,12 @@ int ml_trace_store_append(struct ml_trace_store *ts, const struct ml_span_batch 
 	ml_buf_put_uvarint(&hdr, batch->n);
 	ml_buf_put_uvarint(&hdr, now);
 	ml_buf_put_uvarint(&hdr, raw.len);
-	cctx = ZSTD_createCCtx();
+	cctx = thread_cctx();
 	if (cctx == NULL) {
 		rc = ml_err_set(err, ML_ENOMEM, "trace store: out of memory");
 		goto fail;
 	}
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ts->opt.zstd_level_head);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	size_t z = ZSTD_compress2(cctx, val + hdr.len, bound - hdr.len, raw.data, raw.len);
@@ -213,7 +249,6 @@ fail:
 	ml_free(hs);
 	ml_free(val);
 	ml_buf_free(&raw);
-	ZSTD_freeCCtx(cctx);
 	return rc;
 }
 
