@@ -1,0 +1,72 @@
+/*
+ * prom_json.c - Prometheus HTTP API number formats; see prom_json.h.
+ */
+#include "exporters/prom_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ml_prom_json_float_text(struct ml_buf *b, double v)
+{
+	if (isnan(v)) {
+		ml_buf_puts(b, "NaN");
+		return;
+	}
+	if (isinf(v)) {
+		ml_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	/* Shortest digits that read back as v, in %e form: "d.ddde+XX". */
+	char e[40];
+	for (int prec = 0; prec <= 16; prec++) {
+		snprintf(e, sizeof(e), "%.*e", prec, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	char digits[24];
+	size_t nd = 0;
+	const char *p = e;
+	if (*p == '-') {
+		ml_buf_putc(b, '-');
+		p++;
+	}
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9' && nd < sizeof(digits))
+			digits[nd++] = *p;
+	int exp = *p == 'e' ? atoi(p + 1) : 0;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	if (exp >= 0) {
+		/* Integer part: the first exp+1 digits, padded with zeros. */
+		for (int i = 0; i <= exp; i++)
+			ml_buf_putc(b, (size_t)i < nd ? digits[i] : '0');
+		if ((size_t)exp + 1 < nd) {
+			ml_buf_putc(b, '.');
+			ml_buf_append(b, digits + exp + 1, nd - (size_t)exp - 1);
+		}
+	} else {
+		ml_buf_puts(b, "0.");
+		for (int i = 0; i < -exp - 1; i++)
+			ml_buf_putc(b, '0');
+		ml_buf_append(b, digits, nd);
+	}
+}
+
+void ml_prom_json_value(struct ml_buf *b, double v)
+{
+	ml_buf_putc(b, '"');
+	ml_prom_json_float_text(b, v);
+	ml_buf_putc(b, '"');
+}
+
+void ml_prom_json_time(struct ml_buf *b, int64_t t_ms)
+{
+	uint64_t u = t_ms < 0 ? (uint64_t)0 - (uint64_t)t_ms : (uint64_t)t_ms;
+	if (t_ms < 0)
+		ml_buf_putc(b, '-');
+	ml_buf_printf(b, "%llu", (unsigned long long)(u / 1000));
+	if (u % 1000 != 0)
+		ml_buf_printf(b, ".%03u", (unsigned)(u % 1000));
+}
