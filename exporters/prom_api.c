@@ -23,16 +23,20 @@
 #include "app.h"
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/duration.h"
 #include "exporters/json_writer.h"
+#include "exporters/prom_json.h"
 #include "flags.h"
 #include "model/labels.h"
 #include "query/matcher.h"
+#include "query/promql_eval.h"
 #include "query/promql_parse.h"
 #include "store/tsdb.h"
 
 /* Bounds on one request's work. */
 #define PROM_MAX_MATCH 64        /* match[] parameters per request */
 #define PROM_MAX_SERIES 1000000u /* series listed by one /api/v1/series */
+#define PROM_MAX_POINTS 11000     /* steps of one range query, as Prometheus */
 
 static const struct ml_config *g_config;
 
@@ -767,5 +771,227 @@ void ml_prom_format_query(const struct ml_http_request *req, struct ml_http_resp
 	ml_json_str(&resp->body, out.data ? (const char *)out.data : "", out.len);
 	end_success(resp);
 	ml_buf_free(&out);
+	ml_promql_expr_destroy(e);
+}
+
+/* ---------------------------------------------------------------------------
+ * /api/v1/query and /api/v1/query_range
+ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Prometheus's parseDuration: float seconds, or a duration like "1m30s". */
+static int parse_step(const char *s, int64_t *out_ms)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end != s && *end == '\0') {
+		if (errno != 0 || !isfinite(v) || fabs(v) > 9.2e15)
+			return ML_EINVAL;
+		*out_ms = (int64_t)llround(v * 1000.0);
+		return 0;
+	}
+	uint64_t ms = 0;
+	if (ml_parse_prom_duration(s, strlen(s), &ms) != 0 || ms > (uint64_t)INT64_MAX)
+		return ML_EINVAL;
+	*out_ms = (int64_t)ms;
+	return 0;
+}
+
+static const char *result_type_name(enum ml_value_type t)
+{
+	switch (t) {
+	case ML_TYPE_SCALAR:
+		return "scalar";
+	case ML_TYPE_VECTOR:
+		return "vector";
+	case ML_TYPE_MATRIX:
+		return "matrix";
+	case ML_TYPE_STRING:
+		return "string";
+	default:
+		return "none";
+	}
+}
+
+static void write_point(struct ml_buf *b, const struct ml_sample *p)
+{
+	ml_buf_putc(b, '[');
+	ml_prom_json_time(b, p->t_ms);
+	ml_buf_putc(b, ',');
+	ml_prom_json_value(b, p->v);
+	ml_buf_putc(b, ']');
+}
+
+static void write_result(struct ml_http_response *resp, const struct ml_promql_result *r)
+{
+	struct ml_buf *b = &resp->body;
+	begin_success(resp);
+	ml_buf_puts(b, "{\"resultType\":");
+	ml_json_cstr(b, result_type_name(r->type));
+	ml_buf_puts(b, ",\"result\":");
+	if (r->type == ML_TYPE_SCALAR) {
+		struct ml_sample p = {r->t_ms, r->scalar};
+		write_point(b, &p);
+	} else if (r->type == ML_TYPE_STRING) {
+		ml_buf_putc(b, '[');
+		ml_prom_json_time(b, r->t_ms);
+		ml_buf_putc(b, ',');
+		ml_json_str(b, r->string.p, r->string.n);
+		ml_buf_putc(b, ']');
+	} else {
+		bool vector = r->type == ML_TYPE_VECTOR;
+		ml_buf_putc(b, '[');
+		for (size_t i = 0; i < r->n_series; i++) {
+			const struct ml_promql_series *s = &r->series[i];
+			if (i)
+				ml_buf_putc(b, ',');
+			ml_buf_puts(b, "{\"metric\":");
+			write_labels_object(b, s->labels);
+			if (vector) {
+				ml_buf_puts(b, ",\"value\":");
+				if (s->n_points > 0) {
+					write_point(b, &s->points[0]);
+				} else {
+					struct ml_sample p = {r->t_ms, NAN};
+					write_point(b, &p);
+				}
+			} else {
+				ml_buf_puts(b, ",\"values\":[");
+				for (size_t k = 0; k < s->n_points; k++) {
+					if (k)
+						ml_buf_putc(b, ',');
+					write_point(b, &s->points[k]);
+				}
+				ml_buf_putc(b, ']');
+			}
+			ml_buf_putc(b, '}');
+		}
+		ml_buf_putc(b, ']');
+	}
+	ml_buf_putc(b, '}');
+	end_success(resp);
+}
+
+static void eval_error(struct ml_http_response *resp, int rc, const struct ml_err *err)
+{
+	api_error(resp, ml_promql_http_status(rc), ml_promql_error_type(rc),
+		  err->msg[0] ? err->msg : ml_strerror(rc));
+}
+
+/* Parses query=; NULL after answering 400. */
+static struct ml_promql_expr *parse_query(const struct ml_http_request *req,
+					  struct ml_http_response *resp)
+{
+	const char *q = ml_http_param(req, "query");
+	struct ml_err err = {{0}};
+	if (q == NULL)
+		q = "";
+	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+	if (e == NULL) {
+		if (err.msg[0] == '\0')
+			api_error(resp, 500, "internal", ml_strerror(ML_ENOMEM));
+		else
+			bad_data(resp, err.msg);
+	}
+	return e;
+}
+
+void ml_prom_query(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
+{
+	struct ml_app *app = ctx;
+	struct ml_promql_expr *e = NULL;
+	struct ml_promql_result *r = NULL;
+	struct ml_err err = {{0}};
+	int64_t t;
+	if (!time_param(req, resp, "time", now_ms(), &t))
+		return;
+	e = parse_query(req, resp);
+	if (e == NULL)
+		return;
+	int rc = ml_promql_eval_instant(app->tsdb, e->root, t, NULL, &r, &err);
+	if (rc != 0)
+		eval_error(resp, rc, &err);
+	else
+		write_result(resp, r);
+	ml_promql_result_destroy(r);
+	ml_promql_expr_destroy(e);
+}
+
+void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_response *resp,
+			 void *ctx)
+{
+	struct ml_app *app = ctx;
+	struct ml_promql_expr *e = NULL;
+	struct ml_promql_result *r = NULL;
+	struct ml_err err = {{0}};
+	char msg[600];
+	int64_t start, end, step;
+	const char *s;
+
+	s = ml_http_param(req, "start");
+	if (s == NULL || ml_prom_parse_time(s, &start) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "invalid parameter \"start\": cannot parse \"%.500s\" to a valid timestamp",
+			 s ? s : "");
+		bad_data(resp, msg);
+		return;
+	}
+	s = ml_http_param(req, "end");
+	if (s == NULL || ml_prom_parse_time(s, &end) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "invalid parameter \"end\": cannot parse \"%.500s\" to a valid timestamp",
+			 s ? s : "");
+		bad_data(resp, msg);
+		return;
+	}
+	if (end < start) {
+		bad_data(resp, "end timestamp must not be before start time");
+		return;
+	}
+	s = ml_http_param(req, "step");
+	if (s == NULL || parse_step(s, &step) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "invalid parameter \"step\": cannot parse \"%.500s\" to a valid duration",
+			 s ? s : "");
+		bad_data(resp, msg);
+		return;
+	}
+	if (step <= 0) {
+		bad_data(resp, "zero or negative query resolution step widths are not accepted. "
+			       "Try a positive integer");
+		return;
+	}
+	/* Prometheus: (end - start) / step > 11000, on durations. */
+	if (((uint64_t)end - (uint64_t)start) / (uint64_t)step > PROM_MAX_POINTS) {
+		bad_data(resp, "exceeded maximum resolution of 11,000 points per timeseries. "
+			       "Try decreasing the query resolution (?step=XX)");
+		return;
+	}
+	e = parse_query(req, resp);
+	if (e == NULL)
+		return;
+	enum ml_value_type t = ml_node_type(e->root);
+	if (t != ML_TYPE_SCALAR && t != ML_TYPE_VECTOR) {
+		snprintf(msg, sizeof(msg),
+			 "invalid expression type \"%s\" for range query, must be Scalar or instant "
+			 "Vector",
+			 ml_value_type_name(t));
+		bad_data(resp, msg);
+		goto done;
+	}
+	int rc = ml_promql_eval_range(app->tsdb, e->root, start, end, step, NULL, &r, &err);
+	if (rc != 0)
+		eval_error(resp, rc, &err);
+	else
+		write_result(resp, r);
+done:
+	ml_promql_result_destroy(r);
 	ml_promql_expr_destroy(e);
 }

@@ -1,7 +1,8 @@
 /*
  * prom_api.h - the Prometheus HTTP API endpoints that need no PromQL
- * evaluation: series, label names and values, metadata, status pages,
- * rules/alerts/exemplars placeholders and format_query.
+ * evaluation (series, label names and values, metadata, status pages,
+ * rules/alerts/exemplars placeholders, format_query), and the two query
+ * endpoints that hand PromQL to the evaluator (query/promql_eval.h).
  *
  * Every handler takes ctx = struct ml_app *, accepts GET and POST (query
  * parameters and form bodies both arrive in req->params) and answers with
@@ -27,6 +28,11 @@ struct ml_config;
  */
 void ml_prom_api_set_config(const struct ml_config *cfg);
 
+/* GET|POST /api/v1/query?query=&time=  (instant query; time defaults to now) */
+void ml_prom_query(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
+/* GET|POST /api/v1/query_range?query=&start=&end=&step=  (step: seconds or a Prometheus duration) */
+void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_response *resp,
+			 void *ctx);
 /* GET|POST /api/v1/series?match[]=&start=&end= */
 void ml_prom_series(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
 /* GET|POST /api/v1/labels?match[]=&start=&end=&limit= */

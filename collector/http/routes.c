@@ -105,7 +105,11 @@ const struct ml_route ml_routes[] = {
 	 "Zipkin: several traces (?traceIds=a,b)."},
 	{"GET", "/api/v2/dependencies", false, ML_ROLE_READ, ml_zipkin_dependencies,
 	 "Zipkin: dependency links (?endTs=&lookback= in ms)."},
-	/* Prometheus HTTP API (no evaluation needed) */
+	/* Prometheus HTTP API */
+	{"GET|POST", "/api/v1/query", false, ML_ROLE_READ, ml_prom_query,
+	 "Prometheus: instant PromQL query (?query=&time=)."},
+	{"GET|POST", "/api/v1/query_range", false, ML_ROLE_READ, ml_prom_query_range,
+	 "Prometheus: range PromQL query (?query=&start=&end=&step=)."},
 	{"GET|POST", "/api/v1/series", false, ML_ROLE_READ, ml_prom_series,
 	 "Prometheus: series matching match[] (?start=&end=)."},
 	{"GET|POST", "/api/v1/labels", false, ML_ROLE_READ, ml_prom_labels,

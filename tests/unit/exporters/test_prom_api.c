@@ -423,3 +423,159 @@ Test(prom_api, parse_time)
 	cr_assert_eq(ml_prom_parse_time("NaN", &t), ML_EINVAL);
 	cr_assert_eq(ml_prom_parse_time("12abc", &t), ML_EINVAL);
 }
+
+/* --- /api/v1/query and /api/v1/query_range ------------------------------- */
+
+Test(prom_api, instant_query_vector)
+{
+	int st;
+	json_t *j = call(ml_prom_query, NULL, &st, "query", "up", "time", "1700000060.5", NULL);
+	json_t *d = data_of(j, st);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "resultType")), "vector");
+	json_t *res = json_object_get(d, "result");
+	cr_assert_eq(json_array_size(res), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *s = json_array_get(res, i);
+		const char *job = json_string_value(json_object_get(json_object_get(s, "metric"), "job"));
+		json_t *v = json_object_get(s, "value");
+		cr_assert_eq(json_array_size(v), 2);
+		cr_assert_float_eq(json_real_value(json_array_get(v, 0)), 1700000060.5, 1e-6);
+		cr_assert_str_eq(json_string_value(json_array_get(v, 1)),
+				 strcmp(job, "api") == 0 ? "1" : "0");
+	}
+	json_decref(j);
+	/* Values as Go formats them: no exponent, shortest digits. */
+	j = call(ml_prom_query, NULL, &st, "query", "http_requests_total * 200000 + 0.25", "time",
+		 "1700000120", NULL);
+	d = data_of(j, st);
+	json_t *s = json_array_get(json_object_get(d, "result"), 0);
+	cr_assert_null(json_object_get(json_object_get(s, "metric"), "__name__"));
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(s, "value"), 1)),
+			 "1000000.25");
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(s, "value"), 0)),
+		     1700000120);
+	json_decref(j);
+}
+
+Test(prom_api, instant_query_scalar_string_matrix)
+{
+	int st;
+	json_t *j = call(ml_prom_query, NULL, &st, "query", "1/0", "time", "100", NULL);
+	json_t *d = data_of(j, st);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "resultType")), "scalar");
+	json_t *r = json_object_get(d, "result");
+	cr_assert_eq(json_integer_value(json_array_get(r, 0)), 100);
+	cr_assert_str_eq(json_string_value(json_array_get(r, 1)), "+Inf");
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "\"hello\"", "time", "100", NULL);
+	d = data_of(j, st);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "resultType")), "string");
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(d, "result"), 1)), "hello");
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "up{job=\"web\"}[5m]", "time", "1700000100",
+		 NULL);
+	d = data_of(j, st);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "resultType")), "matrix");
+	json_t *vals = json_object_get(json_array_get(json_object_get(d, "result"), 0), "values");
+	cr_assert_eq(json_array_size(vals), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_array_get(vals, 0), 0)), 1700000060);
+	json_decref(j);
+}
+
+Test(prom_api, instant_query_errors)
+{
+	int st;
+	json_t *j = call(ml_prom_query, NULL, &st, "query", "sum(up", NULL);
+	assert_error(j, st, 400, "bad_data", "parse error");
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "up", "time", "noon", NULL);
+	assert_error(j, st, 400, "bad_data", "invalid parameter \"time\"");
+	json_decref(j);
+	/* Two series with the same labels once __name__ is dropped: execution error. */
+	append1("down,job=api,instance=a:1", T0, 1);
+	j = call(ml_prom_query, NULL, &st, "query", "{job=\"api\",instance=\"a:1\"} * 2", "time",
+		 "1700000000", NULL);
+	assert_error(j, st, 422, "execution", "same labelset");
+	json_decref(j);
+}
+
+Test(prom_api, range_query_matrix)
+{
+	int st;
+	json_t *j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "1700000000",
+			 "end", "2023-11-14T22:15:20Z", "step", "1m", NULL);
+	json_t *d = data_of(j, st);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "resultType")), "matrix");
+	json_t *res = json_object_get(d, "result");
+	cr_assert_eq(json_array_size(res), 2);
+	/* Sorted by labels: instance a:1 (job api) first; 3 steps, both within lookback. */
+	json_t *api = json_array_get(res, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(api, "metric"), "job")),
+			 "api");
+	json_t *vals = json_object_get(api, "values");
+	cr_assert_eq(json_array_size(vals), 3);
+	cr_assert_eq(json_integer_value(json_array_get(json_array_get(vals, 2), 0)), 1700000120);
+	cr_assert_str_eq(json_string_value(json_array_get(json_array_get(vals, 2), 1)), "1");
+	/* up{web} starts at T0+60s: two points. */
+	cr_assert_eq(json_array_size(json_object_get(json_array_get(res, 1), "values")), 2);
+	json_decref(j);
+	/* step in seconds with decimals */
+	j = call(ml_prom_query_range, NULL, &st, "query", "time()", "start", "10", "end", "11",
+		 "step", "0.5", NULL);
+	d = data_of(j, st);
+	vals = json_object_get(json_array_get(json_object_get(d, "result"), 0), "values");
+	cr_assert_eq(json_array_size(vals), 3);
+	cr_assert_str_eq(json_string_value(json_array_get(json_array_get(vals, 1), 1)), "10.5");
+	json_decref(j);
+}
+
+Test(prom_api, range_query_errors)
+{
+	int st;
+	json_t *j = call(ml_prom_query_range, NULL, &st, "query", "up", "end", "10", "step", "1",
+			 NULL);
+	assert_error(j, st, 400, "bad_data", "invalid parameter \"start\"");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "step", "1", NULL);
+	assert_error(j, st, 400, "bad_data", "invalid parameter \"end\"");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "5", "step",
+		 "1", NULL);
+	assert_error(j, st, 400, "bad_data", "end timestamp must not be before start time");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
+		 "fast", NULL);
+	assert_error(j, st, 400, "bad_data",
+		     "invalid parameter \"step\": cannot parse \"fast\" to a valid duration");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
+		 "0", NULL);
+	assert_error(j, st, 400, "bad_data",
+		     "zero or negative query resolution step widths are not accepted. Try a "
+		     "positive integer");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
+		 "-1", NULL);
+	assert_error(j, st, 400, "bad_data", "zero or negative");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "0", "end", "11001",
+		 "step", "1", NULL);
+	assert_error(j, st, 400, "bad_data",
+		     "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
+		     "the query resolution (?step=XX)");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "0", "end", "11000",
+		 "step", "1", NULL);
+	data_of(j, st);
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up[5m]", "start", "10", "end", "20",
+		 "step", "1", NULL);
+	assert_error(j, st, 400, "bad_data",
+		     "invalid expression type \"range vector\" for range query, must be Scalar or "
+		     "instant Vector");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up +", "start", "10", "end", "20",
+		 "step", "1", NULL);
+	assert_error(j, st, 400, "bad_data", "parse error");
+	json_decref(j);
+}
