@@ -36,13 +36,13 @@ struct agg_ctx {
 	struct group *g;
 	size_t ng, capg;
 	struct lbuild lb;
-	struct ml_str *grouping;   /* by/without labels, plus count_values' label for by */
+	struct ml_str *grouping; /* by/without labels, plus count_values' label for by */
 	size_t n_grouping;
 };
 
 /* The group's labels and key of a label set. */
 static int group_of(struct ev *ev, struct agg_ctx *c, struct ml_labels ls, struct ml_labels *out,
-		    uint64_t *key)
+                    uint64_t *key)
 {
 	int rc = lb_reset(ev, &c->lb, ls);
 	if (rc != 0)
@@ -139,7 +139,7 @@ double ev_quantile(struct ev *ev, double q, double *v, size_t n)
 }
 
 static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-		    struct ev_vector *out)
+                    struct ev_vector *out)
 {
 	struct agg_ctx *c = vctx;
 	struct ev_vector *vec = c->has_param ? &in[1] : &in[0];
@@ -152,7 +152,7 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			ml_format_go_float(param, &b);
 			ml_buf_putc(&b, 0);
 			rc = ev_fail(ev, ML_EINVAL, "Scalar value %s overflows int64",
-				     b.data ? (char *)b.data : "?");
+			             b.data ? (char *)b.data : "?");
 			ml_buf_free(&b);
 			return rc;
 		}
@@ -162,7 +162,7 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 	}
 	if (c->op == ML_AGG_COUNT_VALUES && !ev_valid_label_name(c->value_label))
 		return ev_fail(ev, ML_EINVAL, "invalid label name \"%.*s\"", (int)c->value_label.n,
-			       c->value_label.p);
+		               c->value_label.p);
 	bool rev = c->op == ML_AGG_BOTTOMK;
 	hmap_clear(&c->groups);
 	c->ng = 0;
@@ -177,7 +177,7 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			uint64_t mh;
 			if ((rc = lb_reset(ev, &c->lb, s->ls)) != 0 ||
 			    (rc = lb_set(ev, &c->lb, c->value_label,
-					 ml_str_make(num, strlen(num)))) != 0 ||
+			                 ml_str_make(num, strlen(num)))) != 0 ||
 			    (rc = lb_finish(ev, &c->lb, &m, &mh)) != 0 ||
 			    (rc = group_of(ev, c, m, &gl, &key)) != 0)
 				return rc;
@@ -206,21 +206,29 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			g->heap.n = 0;
 			switch (c->op) {
 			case ML_AGG_STDVAR:
-			case ML_AGG_STDDEV: g->value = 0; break;
-			case ML_AGG_GROUP: g->value = 1; break;
+			case ML_AGG_STDDEV:
+				g->value = 0;
+				break;
+			case ML_AGG_GROUP:
+				g->value = 1;
+				break;
 			case ML_AGG_TOPK:
 			case ML_AGG_BOTTOMK:
 			case ML_AGG_QUANTILE:
-				if ((rc = ev_vector_push(ev, &g->heap, s->ls, s->hash, s->v, s->src)) != 0)
+				if ((rc = ev_vector_push(ev, &g->heap, s->ls, s->hash, s->v,
+				                         s->src)) != 0)
 					return rc;
 				break;
-			default: break;
+			default:
+				break;
 			}
 			continue;
 		}
 		struct group *g = &c->g[*slot];
 		switch (c->op) {
-		case ML_AGG_SUM: g->value += s->v; break;
+		case ML_AGG_SUM:
+			g->value += s->v;
+			break;
 		case ML_AGG_AVG:
 			g->count++;
 			if (isinf(g->mean)) {
@@ -232,7 +240,8 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			/* Divided on each side to avoid overflow, as Prometheus does. */
 			g->mean += s->v / (double)g->count - g->mean / (double)g->count;
 			break;
-		case ML_AGG_GROUP: break;
+		case ML_AGG_GROUP:
+			break;
 		case ML_AGG_MAX:
 			if (g->value < s->v || isnan(g->value))
 				g->value = s->v;
@@ -242,7 +251,9 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 				g->value = s->v;
 			break;
 		case ML_AGG_COUNT:
-		case ML_AGG_COUNT_VALUES: g->count++; break;
+		case ML_AGG_COUNT_VALUES:
+			g->count++;
+			break;
 		case ML_AGG_STDVAR:
 		case ML_AGG_STDDEV: {
 			g->count++;
@@ -255,18 +266,21 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 		case ML_AGG_BOTTOMK:
 			if ((int64_t)g->heap.n < k || heap_less(rev, &g->heap.s[0], s) ||
 			    isnan(g->heap.s[0].v)) {
-				/* heap[0].V < s.V (topk) or > (bottomk): heap_less without its NaN rule. */
+				/* heap[0].V < s.V (topk) or > (bottomk): heap_less without its NaN
+				 * rule. */
 				if ((int64_t)g->heap.n == k) {
 					if (k == 1) {
 						g->heap.s[0] = *s;
 						break;
 					}
-					/* heap.Pop: swap the root to the end, fix the rest, drop it. */
+					/* heap.Pop: swap the root to the end, fix the rest, drop
+					 * it. */
 					heap_swap(g->heap.s, 0, g->heap.n - 1);
 					heap_down(rev, g->heap.s, 0, g->heap.n - 1);
 					g->heap.n--;
 				}
-				if ((rc = ev_vector_push(ev, &g->heap, s->ls, s->hash, s->v, s->src)) != 0)
+				if ((rc = ev_vector_push(ev, &g->heap, s->ls, s->hash, s->v,
+				                         s->src)) != 0)
 					return rc;
 				heap_up(rev, g->heap.s, g->heap.n - 1);
 			}
@@ -275,26 +289,36 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			if ((rc = ev_vector_push(ev, &g->heap, s->ls, s->hash, s->v, s->src)) != 0)
 				return rc;
 			break;
-		default: return ev_fail(ev, ML_EINVAL, "unexpected aggregation");
+		default:
+			return ev_fail(ev, ML_EINVAL, "unexpected aggregation");
 		}
 	}
 	for (size_t i = 0; i < c->ng; i++) {
 		struct group *g = &c->g[i];
 		double v = g->value;
 		switch (c->op) {
-		case ML_AGG_AVG: v = g->mean; break;
+		case ML_AGG_AVG:
+			v = g->mean;
+			break;
 		case ML_AGG_COUNT:
-		case ML_AGG_COUNT_VALUES: v = (double)g->count; break;
-		case ML_AGG_STDVAR: v = g->value / (double)g->count; break;
-		case ML_AGG_STDDEV: v = sqrt(g->value / (double)g->count); break;
+		case ML_AGG_COUNT_VALUES:
+			v = (double)g->count;
+			break;
+		case ML_AGG_STDVAR:
+			v = g->value / (double)g->count;
+			break;
+		case ML_AGG_STDDEV:
+			v = sqrt(g->value / (double)g->count);
+			break;
 		case ML_AGG_TOPK:
 		case ML_AGG_BOTTOMK:
 			if ((rc = ev_stable_sort(ev, g->heap.s, g->heap.n,
-						 rev ? rev_bottomk_less : rev_topk_less)) != 0)
+			                         rev ? rev_bottomk_less : rev_topk_less)) != 0)
 				return rc;
 			for (size_t j = 0; j < g->heap.n; j++)
-				if ((rc = ev_vector_push(ev, out, g->heap.s[j].ls, g->heap.s[j].hash,
-							 g->heap.s[j].v, 0)) != 0)
+				if ((rc = ev_vector_push(ev, out, g->heap.s[j].ls,
+				                         g->heap.s[j].hash, g->heap.s[j].v, 0)) !=
+				    0)
 					return rc;
 			continue;
 		case ML_AGG_QUANTILE: {
@@ -307,7 +331,8 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			ml_free(vals);
 			break;
 		}
-		default: break;
+		default:
+			break;
 		}
 		if ((rc = ev_vector_push(ev, out, g->ls, g->hash, v, 0)) != 0)
 			return rc;

@@ -22,10 +22,10 @@ struct binop_ctx {
 	bool return_bool;
 	const struct ml_vector_matching *vm;
 	struct ev_matrix *lhs, *rhs;
-	struct lcache dmn;        /* drop-name cache */
-	struct lcache result;     /* resultMetric cache, keyed by both label sets */
-	struct hmap sigs;         /* signature -> index in the other side's vector */
-	struct hmap matched;      /* signatures (or signature+metric) already in the output */
+	struct lcache dmn;    /* drop-name cache */
+	struct lcache result; /* resultMetric cache, keyed by both label sets */
+	struct hmap sigs;     /* signature -> index in the other side's vector */
+	struct hmap matched;  /* signatures (or signature+metric) already in the output */
 	struct lbuild lb;
 };
 
@@ -37,8 +37,10 @@ static bool drops_name(enum ml_op op)
 	case ML_OP_MUL:
 	case ML_OP_DIV:
 	case ML_OP_POW:
-	case ML_OP_MOD: return true;
-	default: return false;
+	case ML_OP_MOD:
+		return true;
+	default:
+		return false;
 	}
 }
 
@@ -47,25 +49,46 @@ static double elem_binop(enum ml_op op, double l, double r, bool *keep)
 {
 	*keep = true;
 	switch (op) {
-	case ML_OP_ADD: return l + r;
-	case ML_OP_SUB: return l - r;
-	case ML_OP_MUL: return l * r;
-	case ML_OP_DIV: return l / r;
-	case ML_OP_POW: return pow(l, r);
-	case ML_OP_MOD: return fmod(l, r);
-	case ML_OP_ATAN2: return atan2(l, r);
-	case ML_OP_EQL: *keep = l == r; return l;
-	case ML_OP_NEQ: *keep = l != r; return l;
-	case ML_OP_GTR: *keep = l > r; return l;
-	case ML_OP_LSS: *keep = l < r; return l;
-	case ML_OP_GTE: *keep = l >= r; return l;
-	case ML_OP_LTE: *keep = l <= r; return l;
-	default: *keep = false; return NAN;
+	case ML_OP_ADD:
+		return l + r;
+	case ML_OP_SUB:
+		return l - r;
+	case ML_OP_MUL:
+		return l * r;
+	case ML_OP_DIV:
+		return l / r;
+	case ML_OP_POW:
+		return pow(l, r);
+	case ML_OP_MOD:
+		return fmod(l, r);
+	case ML_OP_ATAN2:
+		return atan2(l, r);
+	case ML_OP_EQL:
+		*keep = l == r;
+		return l;
+	case ML_OP_NEQ:
+		*keep = l != r;
+		return l;
+	case ML_OP_GTR:
+		*keep = l > r;
+		return l;
+	case ML_OP_LSS:
+		*keep = l < r;
+		return l;
+	case ML_OP_GTE:
+		*keep = l >= r;
+		return l;
+	case ML_OP_LTE:
+		*keep = l <= r;
+		return l;
+	default:
+		*keep = false;
+		return NAN;
 	}
 }
 
 static int scalar_scalar(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-			 struct ev_vector *out)
+                         struct ev_vector *out)
 {
 	struct binop_ctx *c = vctx;
 	if (in[0].n == 0 || in[1].n == 0)
@@ -78,7 +101,7 @@ static int scalar_scalar(struct ev *ev, void *vctx, struct ev_vector *in, int64_
 }
 
 static int vector_scalar(struct ev *ev, struct binop_ctx *c, struct ev_vector *vec, double scalar,
-			 bool swap, struct ev_vector *out)
+                         bool swap, struct ev_vector *out)
 {
 	for (size_t i = 0; i < vec->n; i++) {
 		struct ev_sample *s = &vec->s[i];
@@ -113,7 +136,7 @@ static int vector_scalar(struct ev *ev, struct binop_ctx *c, struct ev_vector *v
 }
 
 static int vec_scalar_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-			   struct ev_vector *out)
+                           struct ev_vector *out)
 {
 	struct binop_ctx *c = vctx;
 	if (in[1].n == 0)
@@ -122,7 +145,7 @@ static int vec_scalar_step(struct ev *ev, void *vctx, struct ev_vector *in, int6
 }
 
 static int scalar_vec_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-			   struct ev_vector *out)
+                           struct ev_vector *out)
 {
 	struct binop_ctx *c = vctx;
 	if (in[0].n == 0)
@@ -132,7 +155,7 @@ static int scalar_vec_step(struct ev *ev, void *vctx, struct ev_vector *in, int6
 
 /* Labels used for matching: only the on(...) labels, or all but ignoring(...) and __name__. */
 static int match_labels(struct ev *ev, struct lbuild *b, const struct ml_vector_matching *vm,
-			struct ml_labels ls, struct ml_labels *out, uint64_t *hash)
+                        struct ml_labels ls, struct ml_labels *out, uint64_t *hash)
 {
 	int rc = lb_reset(ev, b, ls);
 	if (rc != 0)
@@ -178,20 +201,24 @@ static int set_op(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t, st
 				return ev_oom(ev);
 		for (size_t i = 0; i < l->n; i++)
 			if (hmap_get(&c->sigs, c->lhs->s[l->s[i].src].aux) != NULL &&
-			    (rc = ev_vector_push(ev, out, l->s[i].ls, l->s[i].hash, l->s[i].v, 0)) != 0)
+			    (rc = ev_vector_push(ev, out, l->s[i].ls, l->s[i].hash, l->s[i].v,
+			                         0)) != 0)
 				return rc;
 		return 0;
 	case ML_OP_OR:
 		hmap_clear(&c->sigs);
 		for (size_t i = 0; i < l->n; i++) {
-			if (r->n > 0 && hmap_put(&c->sigs, c->lhs->s[l->s[i].src].aux, &ins) == NULL)
+			if (r->n > 0 &&
+			    hmap_put(&c->sigs, c->lhs->s[l->s[i].src].aux, &ins) == NULL)
 				return ev_oom(ev);
-			if ((rc = ev_vector_push(ev, out, l->s[i].ls, l->s[i].hash, l->s[i].v, 0)) != 0)
+			if ((rc = ev_vector_push(ev, out, l->s[i].ls, l->s[i].hash, l->s[i].v,
+			                         0)) != 0)
 				return rc;
 		}
 		for (size_t i = 0; i < r->n; i++)
 			if ((l->n == 0 || hmap_get(&c->sigs, c->rhs->s[r->s[i].src].aux) == NULL) &&
-			    (rc = ev_vector_push(ev, out, r->s[i].ls, r->s[i].hash, r->s[i].v, 0)) != 0)
+			    (rc = ev_vector_push(ev, out, r->s[i].ls, r->s[i].hash, r->s[i].v,
+			                         0)) != 0)
 				return rc;
 		return 0;
 	case ML_OP_UNLESS:
@@ -201,17 +228,19 @@ static int set_op(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t, st
 				return ev_oom(ev);
 		for (size_t i = 0; i < l->n; i++)
 			if ((r->n == 0 || hmap_get(&c->sigs, c->lhs->s[l->s[i].src].aux) == NULL) &&
-			    (rc = ev_vector_push(ev, out, l->s[i].ls, l->s[i].hash, l->s[i].v, 0)) != 0)
+			    (rc = ev_vector_push(ev, out, l->s[i].ls, l->s[i].hash, l->s[i].v,
+			                         0)) != 0)
 				return rc;
 		return 0;
-	default: break;
+	default:
+		break;
 	}
 	return ev_fail(ev, ML_EINVAL, "unexpected set operator");
 }
 
 /* resultMetric: the output label set of a vector-vector operation. */
 static int result_metric(struct ev *ev, struct binop_ctx *c, const struct ev_sample *l,
-			 const struct ev_sample *r, struct ml_labels *out, uint64_t *hash)
+                         const struct ev_sample *r, struct ml_labels *out, uint64_t *hash)
 {
 	uint64_t key = mix(l->hash, r->hash);
 	if (lcache_get(&c->result, key, out, hash))
@@ -244,7 +273,7 @@ static int result_metric(struct ev *ev, struct binop_ctx *c, const struct ev_sam
 }
 
 static int duplicate_error(struct ev *ev, struct binop_ctx *c, const struct ev_sample *rs,
-			   const struct ev_sample *dup)
+                           const struct ev_sample *dup)
 {
 	struct ml_labels m;
 	uint64_t h;
@@ -256,12 +285,14 @@ static int duplicate_error(struct ev *ev, struct binop_ctx *c, const struct ev_s
 	ev_labels_str(rs->ls, a, sizeof(a));
 	ev_labels_str(dup->ls, b, sizeof(b));
 	return ev_fail(ev, ML_EINVAL,
-		       "found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
-		       g, c->vm->card == ML_CARD_ONE_TO_MANY ? "left" : "right", a, b);
+	               "found duplicate series for the match group %s on the %s hand-side of the "
+	               "operation: [%s, %s];many-to-many matching not allowed: matching labels "
+	               "must be unique on one side",
+	               g, c->vm->card == ML_CARD_ONE_TO_MANY ? "left" : "right", a, b);
 }
 
 static int vector_binop(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-			struct ev_vector *out)
+                        struct ev_vector *out)
 {
 	struct binop_ctx *c = vctx;
 	struct ev_vector *l = &in[0], *r = &in[1];
@@ -318,13 +349,15 @@ static int vector_binop(struct ev *ev, void *vctx, struct ev_vector *in, int64_t
 				return ev_oom(ev);
 			if (!ins)
 				return ev_fail(ev, ML_EINVAL,
-					       "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+				               "multiple matches for labels: many-to-one matching "
+				               "must be explicit (group_left/group_right)");
 		} else {
 			if (hmap_put(&c->matched, mix(sig, mh), &ins) == NULL)
 				return ev_oom(ev);
 			if (!ins)
 				return ev_fail(ev, ML_EINVAL,
-					       "multiple matches for labels: grouping labels must ensure unique matches");
+				               "multiple matches for labels: grouping labels must "
+				               "ensure unique matches");
 		}
 		if ((rc = ev_vector_push(ev, out, m, mh, v, 0)) != 0)
 			return rc;

@@ -72,8 +72,9 @@ int ev_add_samples(struct ev *ev, int64_t n)
 {
 	ev->cur_samples += n;
 	if (ev->cur_samples > ev->max_samples)
-		return ev_fail(ev, ML_ETOOBIG,
-			       "query processing would load too many samples into memory in query execution");
+		return ev_fail(
+		    ev, ML_ETOOBIG,
+		    "query processing would load too many samples into memory in query execution");
 	return 0;
 }
 
@@ -81,10 +82,14 @@ const char *ml_promql_error_type(int rc)
 {
 	switch (rc) {
 	case ML_EINVAL:
-	case ML_ETOOBIG: return "execution";
-	case ML_PROMQL_ETIMEOUT: return "timeout";
-	case ML_EUNSUPP: return "bad_data";
-	default: return "internal";
+	case ML_ETOOBIG:
+		return "execution";
+	case ML_PROMQL_ETIMEOUT:
+		return "timeout";
+	case ML_EUNSUPP:
+		return "bad_data";
+	default:
+		return "internal";
 	}
 }
 
@@ -92,17 +97,21 @@ int ml_promql_http_status(int rc)
 {
 	switch (rc) {
 	case ML_EINVAL:
-	case ML_ETOOBIG: return 422;
-	case ML_PROMQL_ETIMEOUT: return 503;
-	case ML_EUNSUPP: return 400;
-	default: return 500;
+	case ML_ETOOBIG:
+		return 422;
+	case ML_PROMQL_ETIMEOUT:
+		return 503;
+	case ML_EUNSUPP:
+		return 400;
+	default:
+		return 500;
 	}
 }
 
 /* ---- vectors --------------------------------------------------------------- */
 
 int ev_vector_push(struct ev *ev, struct ev_vector *v, struct ml_labels ls, uint64_t hash,
-		   double val, uint32_t src)
+                   double val, uint32_t src)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 16;
@@ -446,7 +455,7 @@ void lcache_free(struct lcache *c)
 }
 
 int ev_drop_name(struct ev *ev, struct lcache *c, struct ml_labels ls, uint64_t hash,
-		 struct ml_labels *out, uint64_t *out_hash)
+                 struct ml_labels *out, uint64_t *out_hash)
 {
 	if (c != NULL && lcache_get(c, hash, out, out_hash))
 		return 0;
@@ -517,7 +526,7 @@ bool ev_valid_label_name(struct ml_str s)
 	for (size_t i = 0; i < s.n; i++) {
 		char c = s.p[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			  (i > 0 && c >= '0' && c <= '9');
+		          (i > 0 && c >= '0' && c <= '9');
 		if (!ok)
 			return false;
 	}
@@ -589,19 +598,26 @@ void ev_format_float_f(double v, char *buf, size_t n)
 /* ---- selecting series ---------------------------------------------------------- */
 
 int64_t ev_ref_time(const struct ev *ev, enum ml_at_kind at, int64_t at_ms, int64_t offset,
-		    int64_t t)
+                    int64_t t)
 {
 	switch (at) {
-	case ML_AT_TIME: t = at_ms; break;
-	case ML_AT_START: t = ev->q_start; break;
-	case ML_AT_END: t = ev->q_end; break;
-	case ML_AT_NONE: break;
+	case ML_AT_TIME:
+		t = at_ms;
+		break;
+	case ML_AT_START:
+		t = ev->q_start;
+		break;
+	case ML_AT_END:
+		t = ev->q_end;
+		break;
+	case ML_AT_NONE:
+		break;
 	}
 	return t - offset;
 }
 
 int ev_select(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t maxt,
-	      struct ev_selected **out, size_t *n_out)
+              struct ev_selected **out, size_t *n_out)
 {
 	struct ml_tsdb_series_set *set = NULL;
 	struct ml_matcher **ms = NULL;
@@ -685,7 +701,7 @@ static bool is_stale(double v)
 }
 
 int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
-		       struct ev_matrix *out)
+                       struct ev_matrix *out)
 {
 	struct ev_selected *sel;
 	size_t nsel;
@@ -791,7 +807,8 @@ int ev_subquery(struct ev *ev, const struct ml_node *sq, struct ev_matrix *out)
 		base_start = base_end = ev_ref_time(ev, sq->u.sq.at, sq->u.sq.at_ms, 0, ev->start);
 	sub.interval = sq->u.sq.step_ms > 0 ? sq->u.sq.step_ms : ev->no_step_subq;
 	sub.end = base_end - off;
-	/* The first multiple of the step at or after start - offset - range (Go's truncating division). */
+	/* The first multiple of the step at or after start - offset - range (Go's truncating
+	 * division). */
 	int64_t lo = base_start - off - range;
 	sub.start = sub.interval * (lo / sub.interval);
 	if (sub.start < lo)
@@ -817,7 +834,7 @@ struct out_point {
 };
 
 int ev_range_eval(struct ev *ev, struct ev_matrix *inputs, size_t n_inputs, ev_step_fn fn,
-		  void *ctx, struct ev_matrix *out)
+                  void *ctx, struct ev_matrix *out)
 {
 	struct ev_vector in[ML_FUNC_MAX_ARGS + 1];
 	size_t *cursor[ML_FUNC_MAX_ARGS + 1];
@@ -854,8 +871,8 @@ int ev_range_eval(struct ev *ev, struct ev_matrix *inputs, size_t n_inputs, ev_s
 				while (c < s->n && s->pts[c].t_ms < t)
 					c++;
 				if (c < s->n && s->pts[c].t_ms == t) {
-					if ((rc = ev_vector_push(ev, &in[i], s->ls, s->hash, s->pts[c].v,
-								 (uint32_t)si)) != 0)
+					if ((rc = ev_vector_push(ev, &in[i], s->ls, s->hash,
+					                         s->pts[c].v, (uint32_t)si)) != 0)
 						goto fail;
 					in[i].s[in[i].n - 1].t = t;
 					c++;
@@ -875,8 +892,9 @@ int ev_range_eval(struct ev *ev, struct ev_matrix *inputs, size_t n_inputs, ev_s
 					goto fail;
 				}
 				if (!ins) {
-					rc = ev_fail(ev, ML_EINVAL,
-						     "vector cannot contain metrics with the same labelset");
+					rc = ev_fail(
+					    ev, ML_EINVAL,
+					    "vector cannot contain metrics with the same labelset");
 					goto fail;
 				}
 			}
@@ -884,7 +902,8 @@ int ev_range_eval(struct ev *ev, struct ev_matrix *inputs, size_t n_inputs, ev_s
 		held += (int64_t)res.n;
 		if (orig + held > ev->max_samples) {
 			rc = ev_fail(ev, ML_ETOOBIG,
-				     "query processing would load too many samples into memory in query execution");
+			             "query processing would load too many samples into memory in "
+			             "query execution");
 			goto fail;
 		}
 		for (size_t k = 0; k < res.n; k++) {
@@ -1010,7 +1029,8 @@ static int unary(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
 			goto done;
 		}
 		if (!ins) {
-			rc = ev_fail(ev, ML_EINVAL, "vector cannot contain metrics with the same labelset");
+			rc = ev_fail(ev, ML_EINVAL,
+			             "vector cannot contain metrics with the same labelset");
 			goto done;
 		}
 	}
@@ -1027,16 +1047,26 @@ int ev_eval(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
 	if (rc != 0)
 		return rc;
 	switch (n->kind) {
-	case ML_NODE_NUMBER: return number_literal(ev, n->u.number, out);
-	case ML_NODE_PAREN: return ev_eval(ev, n->u.paren, out);
-	case ML_NODE_UNARY: return unary(ev, n, out);
-	case ML_NODE_VECTOR_SELECTOR: return ev_vector_selector(ev, n, false, out);
-	case ML_NODE_MATRIX_SELECTOR: return matrix_selector(ev, n, out);
-	case ML_NODE_SUBQUERY: return ev_subquery(ev, n, out);
-	case ML_NODE_BINARY: return ev_binary(ev, n, out);
-	case ML_NODE_AGGREGATE: return ev_aggregate(ev, n, out);
-	case ML_NODE_CALL: return ev_call(ev, n, out);
-	default: break;
+	case ML_NODE_NUMBER:
+		return number_literal(ev, n->u.number, out);
+	case ML_NODE_PAREN:
+		return ev_eval(ev, n->u.paren, out);
+	case ML_NODE_UNARY:
+		return unary(ev, n, out);
+	case ML_NODE_VECTOR_SELECTOR:
+		return ev_vector_selector(ev, n, false, out);
+	case ML_NODE_MATRIX_SELECTOR:
+		return matrix_selector(ev, n, out);
+	case ML_NODE_SUBQUERY:
+		return ev_subquery(ev, n, out);
+	case ML_NODE_BINARY:
+		return ev_binary(ev, n, out);
+	case ML_NODE_AGGREGATE:
+		return ev_aggregate(ev, n, out);
+	case ML_NODE_CALL:
+		return ev_call(ev, n, out);
+	default:
+		break;
 	}
 	return ev_fail(ev, ML_EINVAL, "unexpected expression in evaluation");
 }
@@ -1050,8 +1080,8 @@ static int cmp_series(const void *a, const void *b)
 }
 
 static int run(struct ml_tsdb *db, const struct ml_node *root, int64_t start, int64_t end,
-	       int64_t interval, bool instant, const struct ml_promql_opts *opts,
-	       struct ml_promql_result **out, struct ml_err *err)
+               int64_t interval, bool instant, const struct ml_promql_opts *opts,
+               struct ml_promql_result **out, struct ml_err *err)
 {
 	struct ml_promql_result *r = NULL;
 	struct ml_arena *a = NULL;
@@ -1076,11 +1106,12 @@ static int run(struct ml_tsdb *db, const struct ml_node *root, int64_t start, in
 	ev.interval = interval;
 	ev.q_start = start;
 	ev.q_end = end;
-	ev.lookback = opts && opts->lookback_delta_ms > 0 ? opts->lookback_delta_ms : DEFAULT_LOOKBACK_MS;
+	ev.lookback =
+	    opts && opts->lookback_delta_ms > 0 ? opts->lookback_delta_ms : DEFAULT_LOOKBACK_MS;
 	ev.max_samples = opts && opts->max_samples > 0 ? opts->max_samples : DEFAULT_MAX_SAMPLES;
 	ev.no_step_subq = opts && opts->no_step_subquery_interval_ms > 0
-				  ? opts->no_step_subquery_interval_ms
-				  : DEFAULT_SUBQ_STEP_MS;
+	                      ? opts->no_step_subquery_interval_ms
+	                      : DEFAULT_SUBQ_STEP_MS;
 	if (opts && opts->timeout_ms > 0)
 		ev.deadline_ns = now_ns() + opts->timeout_ms * 1000000LL;
 
@@ -1102,7 +1133,8 @@ static int run(struct ml_tsdb *db, const struct ml_node *root, int64_t start, in
 		goto fail;
 	/* The deadline is also checked once more at the end, as Prometheus does. */
 	if (ev.deadline_ns != 0 && now_ns() > ev.deadline_ns) {
-		rc = ml_err_set(err, ML_PROMQL_ETIMEOUT, "query timed out in expression evaluation");
+		rc =
+		    ml_err_set(err, ML_PROMQL_ETIMEOUT, "query timed out in expression evaluation");
 		goto fail;
 	}
 	r->samples_total = ev.total_samples;
@@ -1143,26 +1175,28 @@ fail:
 }
 
 int ml_promql_eval_instant(struct ml_tsdb *db, const struct ml_node *root, int64_t t_ms,
-			   const struct ml_promql_opts *opts, struct ml_promql_result **out,
-			   struct ml_err *err)
+                           const struct ml_promql_opts *opts, struct ml_promql_result **out,
+                           struct ml_err *err)
 {
 	/* Prometheus runs an instant query as a range query of one step with interval 1. */
 	return run(db, root, t_ms, t_ms, 1, true, opts, out, err);
 }
 
 int ml_promql_eval_range(struct ml_tsdb *db, const struct ml_node *root, int64_t start_ms,
-			 int64_t end_ms, int64_t step_ms, const struct ml_promql_opts *opts,
-			 struct ml_promql_result **out, struct ml_err *err)
+                         int64_t end_ms, int64_t step_ms, const struct ml_promql_opts *opts,
+                         struct ml_promql_result **out, struct ml_err *err)
 {
 	*out = NULL;
 	enum ml_value_type type = ml_node_type(root);
 	if (type != ML_TYPE_SCALAR && type != ML_TYPE_VECTOR)
 		return ml_err_set(err, ML_EINVAL,
-				  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
-				  ml_value_type_name(type));
+		                  "invalid expression type \"%s\" for range query, must be Scalar "
+		                  "or instant Vector",
+		                  ml_value_type_name(type));
 	if (step_ms <= 0)
 		return ml_err_set(err, ML_EINVAL,
-				  "zero or negative query resolution step widths are not accepted. Try a positive integer");
+		                  "zero or negative query resolution step widths are not accepted. "
+		                  "Try a positive integer");
 	if (end_ms < start_ms)
 		return ml_err_set(err, ML_EINVAL, "end timestamp must not be before start time");
 	return run(db, root, start_ms, end_ms, step_ms, false, opts, out, err);

@@ -38,10 +38,11 @@ struct ml_arena;
 
 /* Engine options; a zero field takes the default given. */
 struct ml_promql_opts {
-	int64_t lookback_delta_ms;            /* 0 = 5 min (--query.lookback-delta) */
-	int64_t max_samples;                  /* 0 = 50,000,000 (--query.max-samples) */
-	int64_t timeout_ms;                   /* 0 = no timeout (--query.timeout, Prometheus: 2 min) */
-	int64_t no_step_subquery_interval_ms; /* step of `x[5m:]`; 0 = 60 s (global evaluation interval) */
+	int64_t lookback_delta_ms; /* 0 = 5 min (--query.lookback-delta) */
+	int64_t max_samples;       /* 0 = 50,000,000 (--query.max-samples) */
+	int64_t timeout_ms;        /* 0 = no timeout (--query.timeout, Prometheus: 2 min) */
+	int64_t no_step_subquery_interval_ms; /* step of `x[5m:]`; 0 = 60 s (global evaluation
+	                                         interval) */
 };
 
 /*
@@ -112,8 +113,8 @@ struct ml_promql_result {
  * (codes above).
  */
 int ml_promql_eval_instant(struct ml_tsdb *db, const struct ml_node *root, int64_t t_ms,
-			   const struct ml_promql_opts *opts, struct ml_promql_result **out,
-			   struct ml_err *err);
+                           const struct ml_promql_opts *opts, struct ml_promql_result **out,
+                           struct ml_err *err);
 
 /*
  * Evaluates root at start_ms, start_ms + step_ms, ... up to end_ms (a range
@@ -123,8 +124,8 @@ int ml_promql_eval_instant(struct ml_tsdb *db, const struct ml_node *root, int64
  * ML_EINVAL. The result is always a matrix.
  */
 int ml_promql_eval_range(struct ml_tsdb *db, const struct ml_node *root, int64_t start_ms,
-			 int64_t end_ms, int64_t step_ms, const struct ml_promql_opts *opts,
-			 struct ml_promql_result **out, struct ml_err *err);
+                         int64_t end_ms, int64_t step_ms, const struct ml_promql_opts *opts,
+                         struct ml_promql_result **out, struct ml_err *err);
 
 /* Frees a result and everything it points to. Accepts NULL. */
 void ml_promql_result_destroy(struct ml_promql_result *r);

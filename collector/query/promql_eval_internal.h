@@ -34,20 +34,20 @@ struct ev {
 	int64_t lookback;
 	int64_t no_step_subq;
 	int64_t max_samples;
-	int64_t cur_samples;          /* samples held in memory now (approximately Prometheus's count) */
-	uint64_t total_samples;       /* samples loaded from the store */
-	int64_t deadline_ns;          /* CLOCK_MONOTONIC; 0 = none */
+	int64_t cur_samples;    /* samples held in memory now (approximately Prometheus's count) */
+	uint64_t total_samples; /* samples loaded from the store */
+	int64_t deadline_ns;    /* CLOCK_MONOTONIC; 0 = none */
 	unsigned tick;
 };
 
 /* One series of an intermediate matrix: points at step times (or raw samples). */
 struct ev_series {
 	struct ml_labels ls;
-	uint64_t hash;               /* ml_labels_hash(ls) */
+	uint64_t hash; /* ml_labels_hash(ls) */
 	struct ml_sample *pts;
 	size_t n;
-	uint64_t aux;                /* per-node helper: grouping key or match signature hash */
-	struct ml_labels sig;        /* per-node helper: match signature */
+	uint64_t aux;         /* per-node helper: grouping key or match signature hash */
+	struct ml_labels sig; /* per-node helper: match signature */
 };
 
 struct ev_matrix {
@@ -61,7 +61,7 @@ struct ev_sample {
 	uint64_t hash;
 	double v;
 	int64_t t;
-	uint32_t src;                /* index of the input series it came from */
+	uint32_t src; /* index of the input series it came from */
 };
 
 /* A growable vector (heap memory, reused across steps). */
@@ -71,7 +71,7 @@ struct ev_vector {
 };
 
 int ev_vector_push(struct ev *ev, struct ev_vector *v, struct ml_labels ls, uint64_t hash,
-		   double val, uint32_t src);
+                   double val, uint32_t src);
 void ev_vector_free(struct ev_vector *v);
 
 /* Sets an error (always returns code). */
@@ -88,7 +88,7 @@ int ev_add_samples(struct ev *ev, int64_t n);
 struct lbuild {
 	struct ml_label *l;
 	size_t n, cap;
-	uint8_t *scratch;            /* lb_hash's encoding buffer */
+	uint8_t *scratch; /* lb_hash's encoding buffer */
 	size_t scratch_cap;
 };
 
@@ -112,7 +112,7 @@ struct lcache {
 	size_t cap, n;
 };
 int ev_drop_name(struct ev *ev, struct lcache *c, struct ml_labels ls, uint64_t hash,
-		 struct ml_labels *out, uint64_t *out_hash);
+                 struct ml_labels *out, uint64_t *out_hash);
 bool lcache_get(const struct lcache *c, uint64_t key, struct ml_labels *out, uint64_t *hash);
 int lcache_put(struct lcache *c, uint64_t key, struct ml_labels v, uint64_t hash);
 void lcache_free(struct lcache *c);
@@ -132,7 +132,8 @@ struct hmap {
 	uint8_t *used;
 	size_t cap, n;
 };
-/* Returns the slot value pointer for key, inserting (with *inserted) when absent; NULL on ENOMEM. */
+/* Returns the slot value pointer for key, inserting (with *inserted) when absent; NULL on ENOMEM.
+ */
 int64_t *hmap_put(struct hmap *m, uint64_t key, bool *inserted);
 int64_t *hmap_get(const struct hmap *m, uint64_t key);
 void hmap_clear(struct hmap *m);
@@ -150,9 +151,9 @@ int ev_eval(struct ev *ev, const struct ml_node *n, struct ev_matrix *out);
  * Checks that no step's output has two equal label sets.
  */
 typedef int (*ev_step_fn)(struct ev *ev, void *ctx, struct ev_vector *in, int64_t t,
-			  struct ev_vector *out);
+                          struct ev_vector *out);
 int ev_range_eval(struct ev *ev, struct ev_matrix *inputs, size_t n_inputs, ev_step_fn fn,
-		  void *ctx, struct ev_matrix *out);
+                  void *ctx, struct ev_matrix *out);
 
 /* The number of steps. */
 static inline size_t ev_steps(const struct ev *ev)
@@ -175,15 +176,15 @@ struct ev_selected {
 	size_t n;
 };
 int ev_select(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t maxt,
-	      struct ev_selected **out, size_t *n_out);
+              struct ev_selected **out, size_t *n_out);
 /* The reference time of a selector at step t: @ time or t, minus offset. */
 int64_t ev_ref_time(const struct ev *ev, enum ml_at_kind at, int64_t at_ms, int64_t offset,
-		    int64_t t);
+                    int64_t t);
 /* Evaluates a subquery node with a child evaluator. */
 int ev_subquery(struct ev *ev, const struct ml_node *sq, struct ev_matrix *out);
 /* A vector selector at every step; with sample_times the value is the sample's timestamp in s. */
 int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
-		       struct ev_matrix *out);
+                       struct ev_matrix *out);
 
 /* Go's sort.Sort on small inputs is a stable insertion sort; this is a stable sort. */
 typedef bool (*ev_less_fn)(const struct ev_sample *a, const struct ev_sample *b);

@@ -72,15 +72,14 @@ struct window {
 	int64_t t;          /* the step */
 	int64_t mint, maxt; /* the window, after offset and @ */
 	int64_t range;
-	double arg;         /* the scalar argument (quantile_over_time's q, predict_linear's t) */
-	double arg2;        /* holt_winters' tf */
+	double arg;  /* the scalar argument (quantile_over_time's q, predict_linear's t) */
+	double arg2; /* holt_winters' tf */
 	struct ev *ev;
 };
 
 typedef int (*range_fn)(const struct window *w, double *out, bool *ok);
 
-static int extrapolated_rate(const struct window *w, double *out, bool *ok, bool counter,
-			     bool rate)
+static int extrapolated_rate(const struct window *w, double *out, bool *ok, bool counter, bool rate)
 {
 	const struct ml_sample *s = w->s;
 	size_t n = w->n;
@@ -117,9 +116,18 @@ static int extrapolated_rate(const struct window *w, double *out, bool *ok, bool
 	return 0;
 }
 
-static int f_rate(const struct window *w, double *o, bool *ok) { return extrapolated_rate(w, o, ok, true, true); }
-static int f_increase(const struct window *w, double *o, bool *ok) { return extrapolated_rate(w, o, ok, true, false); }
-static int f_delta(const struct window *w, double *o, bool *ok) { return extrapolated_rate(w, o, ok, false, false); }
+static int f_rate(const struct window *w, double *o, bool *ok)
+{
+	return extrapolated_rate(w, o, ok, true, true);
+}
+static int f_increase(const struct window *w, double *o, bool *ok)
+{
+	return extrapolated_rate(w, o, ok, true, false);
+}
+static int f_delta(const struct window *w, double *o, bool *ok)
+{
+	return extrapolated_rate(w, o, ok, false, false);
+}
 
 static int instant_value(const struct window *w, double *out, bool *ok, bool rate)
 {
@@ -137,11 +145,17 @@ static int instant_value(const struct window *w, double *out, bool *ok, bool rat
 	return 0;
 }
 
-static int f_irate(const struct window *w, double *o, bool *ok) { return instant_value(w, o, ok, true); }
-static int f_idelta(const struct window *w, double *o, bool *ok) { return instant_value(w, o, ok, false); }
+static int f_irate(const struct window *w, double *o, bool *ok)
+{
+	return instant_value(w, o, ok, true);
+}
+static int f_idelta(const struct window *w, double *o, bool *ok)
+{
+	return instant_value(w, o, ok, false);
+}
 
 static void linear_regression(const struct ml_sample *s, size_t n, int64_t at, double *slope,
-			      double *intercept)
+                              double *intercept)
 {
 	double cnt = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
 	double init = s[0].v;
@@ -202,9 +216,11 @@ static int f_holt_winters(const struct window *w, double *o, bool *ok)
 {
 	double sf = w->arg, tf = w->arg2;
 	if (sf <= 0 || sf >= 1)
-		return ev_fail(w->ev, ML_EINVAL, "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
+		return ev_fail(w->ev, ML_EINVAL,
+		               "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
 	if (tf <= 0 || tf >= 1)
-		return ev_fail(w->ev, ML_EINVAL, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
+		return ev_fail(w->ev, ML_EINVAL,
+		               "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
 	if (w->n < 2)
 		return 0;
 	double s0 = 0, s1 = w->s[0].v, b = w->s[1].v - w->s[0].v;
@@ -372,23 +388,23 @@ struct call_ctx {
 	struct lbuild lb;
 	pcre2_code *re;
 	pcre2_match_data *md;
-	struct hmap hq;           /* histogram_quantile: signature -> bucket set */
+	struct hmap hq; /* histogram_quantile: signature -> bucket set */
 	struct hq_set *sets;
 	size_t nsets, capsets;
 };
 
 typedef int (*inst_fn)(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		       struct ev_vector *out);
+                       struct ev_vector *out);
 
 struct fdef {
 	const char *name;
-	range_fn range;       /* functions of a range vector */
-	inst_fn inst;         /* the others */
+	range_fn range;           /* functions of a range vector */
+	inst_fn inst;             /* the others */
 	double (*simple)(double); /* inst == f_simple: the per-value function */
 };
 
 static int push_dropped(struct ev *ev, struct call_ctx *c, const struct ev_sample *s, double v,
-			struct ev_vector *out)
+                        struct ev_vector *out)
 {
 	struct ml_labels ls;
 	uint64_t h;
@@ -399,7 +415,7 @@ static int push_dropped(struct ev *ev, struct call_ctx *c, const struct ev_sampl
 }
 
 static int f_simple(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		    struct ev_vector *out)
+                    struct ev_vector *out)
 {
 	for (size_t i = 0; i < in[0].n; i++) {
 		int rc = push_dropped(ev, c, &in[0].s[i], c->f->simple(in[0].s[i].v), out);
@@ -409,12 +425,21 @@ static int f_simple(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int
 	return 0;
 }
 
-static double m_rad(double v) { return v * M_PI / 180; }
-static double m_deg(double v) { return v * 180 / M_PI; }
-static double m_sgn(double v) { return v < 0 ? -1 : v > 0 ? 1 : v; }
+static double m_rad(double v)
+{
+	return v * M_PI / 180;
+}
+static double m_deg(double v)
+{
+	return v * 180 / M_PI;
+}
+static double m_sgn(double v)
+{
+	return v < 0 ? -1 : v > 0 ? 1 : v;
+}
 
 static int f_clamp(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		   struct ev_vector *out)
+                   struct ev_vector *out)
 {
 	const char *name = c->f->name;
 	bool has_min = strcmp(name, "clamp_max") != 0, has_max = strcmp(name, "clamp_min") != 0;
@@ -447,7 +472,7 @@ static int f_clamp(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int6
 }
 
 static int f_round(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		   struct ev_vector *out)
+                   struct ev_vector *out)
 {
 	double to = 1;
 	if (c->n->u.call.n_args >= 2) {
@@ -457,7 +482,8 @@ static int f_round(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int6
 	}
 	double inv = 1.0 / to; /* Prometheus inverts first: fewer rounding surprises */
 	for (size_t i = 0; i < in[0].n; i++) {
-		int rc = push_dropped(ev, c, &in[0].s[i], floor(in[0].s[i].v * inv + 0.5) / inv, out);
+		int rc =
+		    push_dropped(ev, c, &in[0].s[i], floor(in[0].s[i].v * inv + 0.5) / inv, out);
 		if (rc != 0)
 			return rc;
 	}
@@ -465,14 +491,14 @@ static int f_round(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int6
 }
 
 static int f_scalar(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		    struct ev_vector *out)
+                    struct ev_vector *out)
 {
 	double v = in[0].n == 1 ? in[0].s[0].v : NAN;
 	return ev_vector_push(ev, out, ev_no_labels, ml_labels_hash(ev_no_labels), v, 0);
 }
 
 static int f_vector(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		    struct ev_vector *out)
+                    struct ev_vector *out)
 {
 	if (in[0].n == 0)
 		return 0;
@@ -480,19 +506,20 @@ static int f_vector(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int
 }
 
 static int f_time(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		  struct ev_vector *out)
+                  struct ev_vector *out)
 {
-	return ev_vector_push(ev, out, ev_no_labels, ml_labels_hash(ev_no_labels), (double)t / 1000, 0);
+	return ev_vector_push(ev, out, ev_no_labels, ml_labels_hash(ev_no_labels), (double)t / 1000,
+	                      0);
 }
 
 static int f_pi(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		struct ev_vector *out)
+                struct ev_vector *out)
 {
 	return ev_vector_push(ev, out, ev_no_labels, ml_labels_hash(ev_no_labels), M_PI, 0);
 }
 
 static int f_timestamp(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		       struct ev_vector *out)
+                       struct ev_vector *out)
 {
 	/* Not a plain selector: the argument's points sit at the step. */
 	for (size_t i = 0; i < in[0].n; i++) {
@@ -505,7 +532,7 @@ static int f_timestamp(struct ev *ev, struct call_ctx *c, struct ev_vector *in, 
 
 /* timestamp(selector): the selector already put each sample's time in its value. */
 static int timestamp_sel_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-			      struct ev_vector *out)
+                              struct ev_vector *out)
 {
 	for (size_t i = 0; i < in[0].n; i++) {
 		int rc = push_dropped(ev, vctx, &in[0].s[i], in[0].s[i].v, out);
@@ -516,7 +543,7 @@ static int timestamp_sel_step(struct ev *ev, void *vctx, struct ev_vector *in, i
 }
 
 static int f_nothing(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		     struct ev_vector *out)
+                     struct ev_vector *out)
 {
 	/* histogram_count/sum/fraction: only native histograms, which meshlens does not store. */
 	return 0;
@@ -533,7 +560,7 @@ static bool sort_desc_less(const struct ev_sample *a, const struct ev_sample *b)
 }
 
 static int f_sort(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		  struct ev_vector *out)
+                  struct ev_vector *out)
 {
 	for (size_t i = 0; i < in[0].n; i++) {
 		int rc = ev_vector_push(ev, out, in[0].s[i].ls, in[0].s[i].hash, in[0].s[i].v, 0);
@@ -546,7 +573,7 @@ static int f_sort(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64
 
 /* createLabelsForAbsentFunction: the labels of equality matchers, except repeated names. */
 static int absent_labels(struct ev *ev, struct call_ctx *c, const struct ml_node *arg,
-			 struct ml_labels *out, uint64_t *hash)
+                         struct ml_labels *out, uint64_t *hash)
 {
 	arg = ev_unparen(arg);
 	if (arg->kind == ML_NODE_MATRIX_SELECTOR)
@@ -577,7 +604,7 @@ static int absent_labels(struct ev *ev, struct call_ctx *c, const struct ml_node
 }
 
 static int f_absent(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		    struct ev_vector *out)
+                    struct ev_vector *out)
 {
 	if (in[0].n > 0)
 		return 0;
@@ -596,7 +623,7 @@ static struct ml_str str_arg(const struct ml_node *n)
 
 /* Go's Regexp.ExpandString for $1, ${1}, $name, ${name} and $$. */
 static int expand(struct ev *ev, struct call_ctx *c, struct ml_str tmpl, struct ml_str src,
-		  const PCRE2_SIZE *ov, uint32_t ngroups, struct ml_buf *out)
+                  const PCRE2_SIZE *ov, uint32_t ngroups, struct ml_buf *out)
 {
 	size_t i = 0;
 	while (i < tmpl.n) {
@@ -615,8 +642,8 @@ static int expand(struct ev *ev, struct call_ctx *c, struct ml_str tmpl, struct 
 		size_t ns = brace ? i + 1 : i, ne = ns;
 		while (ne < tmpl.n) {
 			unsigned char ch = (unsigned char)tmpl.p[ne];
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-			      ch == '_' || ch >= 0x80))
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '_' || ch >= 0x80))
 				break;
 			ne++;
 		}
@@ -676,15 +703,16 @@ static int compile_label_replace(struct ev *ev, struct call_ctx *c)
 		return ev_oom(ev);
 	}
 	c->re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len,
-			      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF | PCRE2_DUPNAMES,
-			      &errcode, &erroff, NULL);
+	                      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF | PCRE2_DUPNAMES,
+	                      &errcode, &erroff, NULL);
 	ml_buf_free(&pat);
 	if (c->re == NULL)
 		return ev_fail(ev, ML_EINVAL, "invalid regular expression in label_replace(): %.*s",
-			       (int)re.n, re.p);
+		               (int)re.n, re.p);
 	if (!ev_valid_label_name(dst))
-		return ev_fail(ev, ML_EINVAL, "invalid destination label name in label_replace(): %.*s",
-			       (int)dst.n, dst.p);
+		return ev_fail(ev, ML_EINVAL,
+		               "invalid destination label name in label_replace(): %.*s",
+		               (int)dst.n, dst.p);
 	c->md = pcre2_match_data_create_from_pattern(c->re, NULL);
 	if (c->md == NULL)
 		return ev_oom(ev);
@@ -692,7 +720,7 @@ static int compile_label_replace(struct ev *ev, struct call_ctx *c)
 }
 
 static int f_label_replace(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-			   struct ev_vector *out)
+                           struct ev_vector *out)
 {
 	struct ml_str dst = str_arg(c->n->u.call.args[1]);
 	struct ml_str repl = str_arg(c->n->u.call.args[2]);
@@ -707,11 +735,12 @@ static int f_label_replace(struct ev *ev, struct call_ctx *c, struct ev_vector *
 		if (!lcache_get(&c->dmn, s->hash, &ls, &h)) {
 			struct ml_str v = {"", 0};
 			ml_labels_get(s->ls, srcname.p, srcname.n, &v);
-			int m = pcre2_match(c->re, (PCRE2_SPTR)(v.n ? v.p : ""), v.n, 0, 0, c->md, NULL);
+			int m = pcre2_match(c->re, (PCRE2_SPTR)(v.n ? v.p : ""), v.n, 0, 0, c->md,
+			                    NULL);
 			if (m >= 0) {
 				struct ml_buf b = ML_BUF_INIT;
 				rc = expand(ev, c, repl, v, pcre2_get_ovector_pointer(c->md),
-					    pcre2_get_ovector_count(c->md), &b);
+				            pcre2_get_ovector_count(c->md), &b);
 				char *val = NULL;
 				if (rc == 0 && b.len > 0) {
 					val = ml_arena_strndup(ev->a, (const char *)b.data, b.len);
@@ -725,7 +754,8 @@ static int f_label_replace(struct ev *ev, struct call_ctx *c, struct ev_vector *
 				if ((rc = lb_reset(ev, &c->lb, s->ls)) != 0)
 					return rc;
 				lb_del(&c->lb, dst);
-				if (vlen > 0 && (rc = lb_set(ev, &c->lb, dst, ml_str_make(val, vlen))) != 0)
+				if (vlen > 0 &&
+				    (rc = lb_set(ev, &c->lb, dst, ml_str_make(val, vlen))) != 0)
 					return rc;
 				if ((rc = lb_finish(ev, &c->lb, &ls, &h)) != 0)
 					return rc;
@@ -740,7 +770,7 @@ static int f_label_replace(struct ev *ev, struct call_ctx *c, struct ev_vector *
 }
 
 static int f_label_join(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-			struct ev_vector *out)
+                        struct ev_vector *out)
 {
 	struct ml_str dst = str_arg(c->n->u.call.args[1]);
 	struct ml_str sep = str_arg(c->n->u.call.args[2]);
@@ -749,12 +779,14 @@ static int f_label_join(struct ev *ev, struct call_ctx *c, struct ev_vector *in,
 	for (size_t k = 3; k < nargs; k++) {
 		struct ml_str src = str_arg(c->n->u.call.args[k]);
 		if (!ev_valid_label_name(src))
-			return ev_fail(ev, ML_EINVAL, "invalid source label name in label_join(): %.*s",
-				       (int)src.n, src.p);
+			return ev_fail(ev, ML_EINVAL,
+			               "invalid source label name in label_join(): %.*s",
+			               (int)src.n, src.p);
 	}
 	if (!ev_valid_label_name(dst))
-		return ev_fail(ev, ML_EINVAL, "invalid destination label name in label_join(): %.*s",
-			       (int)dst.n, dst.p);
+		return ev_fail(ev, ML_EINVAL,
+		               "invalid destination label name in label_join(): %.*s", (int)dst.n,
+		               dst.p);
 	for (size_t i = 0; i < in[0].n; i++) {
 		const struct ev_sample *s = &in[0].s[i];
 		struct ml_labels ls;
@@ -772,7 +804,8 @@ static int f_label_join(struct ev *ev, struct call_ctx *c, struct ev_vector *in,
 				ml_buf_free(&b);
 				return ev_oom(ev);
 			}
-			char *val = b.len ? ml_arena_strndup(ev->a, (const char *)b.data, b.len) : "";
+			char *val =
+			    b.len ? ml_arena_strndup(ev->a, (const char *)b.data, b.len) : "";
 			size_t vlen = b.len;
 			ml_buf_free(&b);
 			if (val == NULL)
@@ -883,8 +916,8 @@ static bool parse_float(struct ml_str s, double *out)
 	return end == buf + s.n;
 }
 
-static int f_histogram_quantile(struct ev *ev, struct call_ctx *c, struct ev_vector *in,
-				int64_t t, struct ev_vector *out)
+static int f_histogram_quantile(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
+                                struct ev_vector *out)
 {
 	if (in[0].n == 0)
 		return 0;
@@ -952,8 +985,8 @@ static int f_histogram_quantile(struct ev *ev, struct call_ctx *c, struct ev_vec
 		struct hq_set *set = &c->sets[i];
 		if (set->n == 0)
 			continue;
-		if ((rc = ev_vector_push(ev, out, set->ls, set->hash, bucket_quantile(q, set->b, set->n),
-					 0)) != 0)
+		if ((rc = ev_vector_push(ev, out, set->ls, set->hash,
+		                         bucket_quantile(q, set->b, set->n), 0)) != 0)
 			return rc;
 	}
 	return 0;
@@ -992,13 +1025,13 @@ static double date_part(const char *fn, double v)
 }
 
 static int f_date(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
-		  struct ev_vector *out)
+                  struct ev_vector *out)
 {
 	if (c->n->u.call.n_args == 0) {
 		/* vector(time()) */
 		int64_t secs = t / 1000;
 		return ev_vector_push(ev, out, ev_no_labels, ml_labels_hash(ev_no_labels),
-				      date_part(c->f->name, (double)secs), 0);
+		                      date_part(c->f->name, (double)secs), 0);
 	}
 	for (size_t i = 0; i < in[0].n; i++) {
 		int rc = push_dropped(ev, c, &in[0].s[i], date_part(c->f->name, in[0].s[i].v), out);
@@ -1011,76 +1044,76 @@ static int f_date(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64
 /* ---- the table -------------------------------------------------------------------- */
 
 static const struct fdef fdefs[] = {
-	{"abs", NULL, f_simple, fabs},
-	{"absent", NULL, f_absent, NULL},
-	{"absent_over_time", f_one, NULL, NULL},
-	{"acos", NULL, f_simple, acos},
-	{"acosh", NULL, f_simple, acosh},
-	{"asin", NULL, f_simple, asin},
-	{"asinh", NULL, f_simple, asinh},
-	{"atan", NULL, f_simple, atan},
-	{"atanh", NULL, f_simple, atanh},
-	{"avg_over_time", f_avg_over_time, NULL, NULL},
-	{"ceil", NULL, f_simple, ceil},
-	{"changes", f_changes, NULL, NULL},
-	{"clamp", NULL, f_clamp, NULL},
-	{"clamp_max", NULL, f_clamp, NULL},
-	{"clamp_min", NULL, f_clamp, NULL},
-	{"cos", NULL, f_simple, cos},
-	{"cosh", NULL, f_simple, cosh},
-	{"count_over_time", f_count_over_time, NULL, NULL},
-	{"days_in_month", NULL, f_date, NULL},
-	{"day_of_month", NULL, f_date, NULL},
-	{"day_of_week", NULL, f_date, NULL},
-	{"day_of_year", NULL, f_date, NULL},
-	{"deg", NULL, f_simple, m_deg},
-	{"delta", f_delta, NULL, NULL},
-	{"deriv", f_deriv, NULL, NULL},
-	{"exp", NULL, f_simple, exp},
-	{"floor", NULL, f_simple, floor},
-	{"histogram_count", NULL, f_nothing, NULL},
-	{"histogram_sum", NULL, f_nothing, NULL},
-	{"histogram_fraction", NULL, f_nothing, NULL},
-	{"histogram_quantile", NULL, f_histogram_quantile, NULL},
-	{"holt_winters", f_holt_winters, NULL, NULL},
-	{"hour", NULL, f_date, NULL},
-	{"idelta", f_idelta, NULL, NULL},
-	{"increase", f_increase, NULL, NULL},
-	{"irate", f_irate, NULL, NULL},
-	{"label_replace", NULL, f_label_replace, NULL},
-	{"label_join", NULL, f_label_join, NULL},
-	{"last_over_time", f_last_over_time, NULL, NULL},
-	{"ln", NULL, f_simple, log},
-	{"log10", NULL, f_simple, log10},
-	{"log2", NULL, f_simple, log2},
-	{"max_over_time", f_max_over_time, NULL, NULL},
-	{"min_over_time", f_min_over_time, NULL, NULL},
-	{"minute", NULL, f_date, NULL},
-	{"month", NULL, f_date, NULL},
-	{"pi", NULL, f_pi, NULL},
-	{"predict_linear", f_predict_linear, NULL, NULL},
-	{"present_over_time", f_one, NULL, NULL},
-	{"quantile_over_time", f_quantile_over_time, NULL, NULL},
-	{"rad", NULL, f_simple, m_rad},
-	{"rate", f_rate, NULL, NULL},
-	{"resets", f_resets, NULL, NULL},
-	{"round", NULL, f_round, NULL},
-	{"scalar", NULL, f_scalar, NULL},
-	{"sgn", NULL, f_simple, m_sgn},
-	{"sin", NULL, f_simple, sin},
-	{"sinh", NULL, f_simple, sinh},
-	{"sort", NULL, f_sort, NULL},
-	{"sort_desc", NULL, f_sort, NULL},
-	{"sqrt", NULL, f_simple, sqrt},
-	{"stddev_over_time", f_stddev_over_time, NULL, NULL},
-	{"stdvar_over_time", f_stdvar_over_time, NULL, NULL},
-	{"sum_over_time", f_sum_over_time, NULL, NULL},
-	{"tan", NULL, f_simple, tan},
-	{"tanh", NULL, f_simple, tanh},
-	{"time", NULL, f_time, NULL},
-	{"timestamp", NULL, f_timestamp, NULL},
-	{"vector", NULL, f_vector, NULL},
-	{"year", NULL, f_date, NULL},
+    {"abs", NULL, f_simple, fabs},
+    {"absent", NULL, f_absent, NULL},
+    {"absent_over_time", f_one, NULL, NULL},
+    {"acos", NULL, f_simple, acos},
+    {"acosh", NULL, f_simple, acosh},
+    {"asin", NULL, f_simple, asin},
+    {"asinh", NULL, f_simple, asinh},
+    {"atan", NULL, f_simple, atan},
+    {"atanh", NULL, f_simple, atanh},
+    {"avg_over_time", f_avg_over_time, NULL, NULL},
+    {"ceil", NULL, f_simple, ceil},
+    {"changes", f_changes, NULL, NULL},
+    {"clamp", NULL, f_clamp, NULL},
+    {"clamp_max", NULL, f_clamp, NULL},
+    {"clamp_min", NULL, f_clamp, NULL},
+    {"cos", NULL, f_simple, cos},
+    {"cosh", NULL, f_simple, cosh},
+    {"count_over_time", f_count_over_time, NULL, NULL},
+    {"days_in_month", NULL, f_date, NULL},
+    {"day_of_month", NULL, f_date, NULL},
+    {"day_of_week", NULL, f_date, NULL},
+    {"day_of_year", NULL, f_date, NULL},
+    {"deg", NULL, f_simple, m_deg},
+    {"delta", f_delta, NULL, NULL},
+    {"deriv", f_deriv, NULL, NULL},
+    {"exp", NULL, f_simple, exp},
+    {"floor", NULL, f_simple, floor},
+    {"histogram_count", NULL, f_nothing, NULL},
+    {"histogram_sum", NULL, f_nothing, NULL},
+    {"histogram_fraction", NULL, f_nothing, NULL},
+    {"histogram_quantile", NULL, f_histogram_quantile, NULL},
+    {"holt_winters", f_holt_winters, NULL, NULL},
+    {"hour", NULL, f_date, NULL},
+    {"idelta", f_idelta, NULL, NULL},
+    {"increase", f_increase, NULL, NULL},
+    {"irate", f_irate, NULL, NULL},
+    {"label_replace", NULL, f_label_replace, NULL},
+    {"label_join", NULL, f_label_join, NULL},
+    {"last_over_time", f_last_over_time, NULL, NULL},
+    {"ln", NULL, f_simple, log},
+    {"log10", NULL, f_simple, log10},
+    {"log2", NULL, f_simple, log2},
+    {"max_over_time", f_max_over_time, NULL, NULL},
+    {"min_over_time", f_min_over_time, NULL, NULL},
+    {"minute", NULL, f_date, NULL},
+    {"month", NULL, f_date, NULL},
+    {"pi", NULL, f_pi, NULL},
+    {"predict_linear", f_predict_linear, NULL, NULL},
+    {"present_over_time", f_one, NULL, NULL},
+    {"quantile_over_time", f_quantile_over_time, NULL, NULL},
+    {"rad", NULL, f_simple, m_rad},
+    {"rate", f_rate, NULL, NULL},
+    {"resets", f_resets, NULL, NULL},
+    {"round", NULL, f_round, NULL},
+    {"scalar", NULL, f_scalar, NULL},
+    {"sgn", NULL, f_simple, m_sgn},
+    {"sin", NULL, f_simple, sin},
+    {"sinh", NULL, f_simple, sinh},
+    {"sort", NULL, f_sort, NULL},
+    {"sort_desc", NULL, f_sort, NULL},
+    {"sqrt", NULL, f_simple, sqrt},
+    {"stddev_over_time", f_stddev_over_time, NULL, NULL},
+    {"stdvar_over_time", f_stdvar_over_time, NULL, NULL},
+    {"sum_over_time", f_sum_over_time, NULL, NULL},
+    {"tan", NULL, f_simple, tan},
+    {"tanh", NULL, f_simple, tanh},
+    {"time", NULL, f_time, NULL},
+    {"timestamp", NULL, f_timestamp, NULL},
+    {"vector", NULL, f_vector, NULL},
+    {"year", NULL, f_date, NULL},
 };
 
 static const struct fdef *fdef_lookup(const char *name)
@@ -1094,7 +1127,7 @@ static const struct fdef *fdef_lookup(const char *name)
 /* ---- evaluation ---------------------------------------------------------------------- */
 
 static int inst_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
-		     struct ev_vector *out)
+                     struct ev_vector *out)
 {
 	struct call_ctx *c = vctx;
 	return c->f->inst(ev, c, in, t, out);
@@ -1109,8 +1142,8 @@ static bool is_stale(double v)
 
 /* One series through a range function at every step. */
 static int range_series(struct ev *ev, struct call_ctx *c, struct ev_matrix *args, size_t mi,
-			const struct ml_sample *s, size_t n, enum ml_at_kind at, int64_t at_ms,
-			int64_t offset, int64_t range, struct ml_sample *buf, size_t *np)
+                        const struct ml_sample *s, size_t n, enum ml_at_kind at, int64_t at_ms,
+                        int64_t offset, int64_t range, struct ml_sample *buf, size_t *np)
 {
 	struct window w = {0};
 	w.ev = ev;
@@ -1221,8 +1254,8 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 		if ((rc = ev_check_deadline(ev)) != 0)
 			goto done;
 		size_t np;
-		if ((rc = range_series(ev, c, args, mi, sel[i].s, sel[i].n, at, at_ms, offset, range, buf,
-				       &np)) != 0)
+		if ((rc = range_series(ev, c, args, mi, sel[i].s, sel[i].n, at, at_ms, offset,
+		                       range, buf, &np)) != 0)
 			goto done;
 		if (np == 0)
 			continue;
@@ -1231,7 +1264,8 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 		struct ev_series *s = &out->s[out->n++];
 		s->ls = sel[i].ls;
 		s->hash = sel[i].hash;
-		if (!keep_name && (rc = ev_drop_name(ev, NULL, s->ls, s->hash, &s->ls, &s->hash)) != 0)
+		if (!keep_name &&
+		    (rc = ev_drop_name(ev, NULL, s->ls, s->hash, &s->ls, &s->hash)) != 0)
 			goto done;
 		s->pts = ml_arena_alloc(ev->a, np * sizeof(*buf));
 		if (s->pts == NULL) {
@@ -1242,7 +1276,8 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 		s->n = np;
 	}
 	if (strcmp(c->f->name, "absent_over_time") == 0) {
-		/* 1 at the steps where no series had a sample, with the selector's equality labels. */
+		/* 1 at the steps where no series had a sample, with the selector's equality labels.
+		 */
 		struct ml_labels ls;
 		uint64_t h;
 		struct ml_sample *pts = ml_arena_alloc(ev->a, steps * sizeof(*pts));
@@ -1254,7 +1289,8 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 		for (size_t i = 0; i < out->n; i++)
 			for (size_t j = 0; j < out->s[i].n; j++) {
 				bool ins;
-				if (hmap_put(&seen, (uint64_t)out->s[i].pts[j].t_ms, &ins) == NULL) {
+				if (hmap_put(&seen, (uint64_t)out->s[i].pts[j].t_ms, &ins) ==
+				    NULL) {
 					rc = ev_oom(ev);
 					goto done;
 				}
@@ -1289,7 +1325,8 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 			goto done;
 		}
 		if (!ins) {
-			rc = ev_fail(ev, ML_EINVAL, "vector cannot contain metrics with the same labelset");
+			rc = ev_fail(ev, ML_EINVAL,
+			             "vector cannot contain metrics with the same labelset");
 			goto done;
 		}
 	}
@@ -1310,7 +1347,8 @@ int ev_call(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
 	c.n = n;
 	c.f = fdef_lookup(n->u.call.func->name);
 	if (c.f == NULL)
-		return ev_fail(ev, ML_EINVAL, "function \"%s\" is not implemented", n->u.call.func->name);
+		return ev_fail(ev, ML_EINVAL, "function \"%s\" is not implemented",
+		               n->u.call.func->name);
 	size_t nargs = n->u.call.n_args;
 	if (strcmp(c.f->name, "timestamp") == 0 && nargs == 1 &&
 	    ev_unparen(n->u.call.args[0])->kind == ML_NODE_VECTOR_SELECTOR) {

@@ -20,7 +20,7 @@
 
 /* A multiple of one minute, so subquery steps line up with T0. */
 #define T0 (28333333LL * 60000)
-#define S(x) ((int64_t)(x) * 1000)
+#define S(x) ((int64_t)(x)*1000)
 
 static char dir[64];
 static struct ml_store *st;
@@ -143,12 +143,12 @@ TestSuite(promql_eval, .init = setup, .fini = teardown);
 static struct ml_promql_opts opts;
 
 static int run(const char *q, int64_t start, int64_t end, int64_t step, struct ml_promql_result **r,
-	       struct ml_err *err)
+               struct ml_err *err)
 {
 	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), err);
 	cr_assert_not_null(e, "%s: %s", q, err->msg);
 	int rc = step == 0 ? ml_promql_eval_instant(db, e->root, start, &opts, r, err)
-			   : ml_promql_eval_range(db, e->root, start, end, step, &opts, r, err);
+	                   : ml_promql_eval_range(db, e->root, start, end, step, &opts, r, err);
 	ml_promql_expr_destroy(e);
 	return rc;
 }
@@ -178,8 +178,8 @@ static void fmt(struct ml_labels ls, char *out, size_t n)
 	out[0] = 0;
 	ml_labels_iter_init(&it, ls);
 	while (ml_labels_next(&it, &name, &value))
-		len += (size_t)snprintf(out + len, n - len, "%s%.*s=\"%.*s\"", len ? "," : "", (int)name.n,
-					name.p, (int)value.n, value.p);
+		len += (size_t)snprintf(out + len, n - len, "%s%.*s=\"%.*s\"", len ? "," : "",
+		                        (int)name.n, name.p, (int)value.n, value.p);
 }
 
 /* The value of the vector element with labels want, or fails. */
@@ -199,8 +199,8 @@ static double value_of(const struct ml_promql_result *r, const char *want)
 
 static void assert_near(double got, double want, const char *what)
 {
-	cr_assert(got == want || fabs(got - want) <= 1e-9 * fmax(1, fabs(want)), "%s: got %.17g, want %.17g", what, got,
-		  want);
+	cr_assert(got == want || fabs(got - want) <= 1e-9 * fmax(1, fabs(want)),
+	          "%s: got %.17g, want %.17g", what, got, want);
 }
 
 /* Instant query with exactly one element, with labels want and value v. */
@@ -239,7 +239,8 @@ static void check_error(const char *q, int64_t t, int code, const char *substr)
 	int rc = run(q, t, t, 0, &r, &err);
 	cr_assert_eq(rc, code, "%s: rc %d (%s)", q, rc, err.msg);
 	cr_assert_null(r);
-	cr_assert(strstr(err.msg, substr) != NULL, "%s: got \"%s\", want \"%s\"", q, err.msg, substr);
+	cr_assert(strstr(err.msg, substr) != NULL, "%s: got \"%s\", want \"%s\"", q, err.msg,
+	          substr);
 }
 
 Test(promql_eval, vector_selector_lookback_and_staleness)
@@ -319,14 +320,15 @@ Test(promql_eval, over_time_functions)
 	check1("changes(temp{room=\"a\"}[1m])", T0 + S(60), a, 4);
 	check1("present_over_time(temp{room=\"a\"}[1m])", T0 + S(60), a, 1);
 	/* last_over_time keeps the metric name. */
-	check1("last_over_time(temp{room=\"a\"}[1m])", T0 + S(70), "__name__=\"temp\",room=\"a\"", 4);
+	check1("last_over_time(temp{room=\"a\"}[1m])", T0 + S(70), "__name__=\"temp\",room=\"a\"",
+	       4);
 	/* One sample per 15 s: slope 1/15; predicted 60 s after the step: 4 + 4. */
 	check1("deriv(temp{room=\"a\"}[1m])", T0 + S(60), a, 1.0 / 15);
 	check1("predict_linear(temp{room=\"a\"}[1m], 60)", T0 + S(60), a, 8);
 	/* A straight line smooths to itself. */
 	check1("holt_winters(temp{room=\"a\"}[1m], 0.5, 0.5)", T0 + S(60), a, 4);
 	check_error("holt_winters(temp{room=\"a\"}[1m], 1, 0.5)", T0 + S(60), ML_EINVAL,
-		    "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000");
+	            "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000");
 	check1("absent_over_time(nosuch{job=\"j\"}[1m])", T0, "job=\"j\"", 1);
 	check_empty("absent_over_time(temp[1m])", T0 + S(60));
 }
@@ -399,10 +401,15 @@ Test(promql_eval, arithmetic_and_comparisons)
 Test(promql_eval, vector_matching)
 {
 	check_error("a * on(x) b", T0, ML_EINVAL,
-		    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+	            "multiple matches for labels: many-to-one matching must be explicit "
+	            "(group_left/group_right)");
 	check_error("b * on(x) a", T0, ML_EINVAL,
-		    "found duplicate series for the match group {x=\"1\"} on the right hand-side of the operation: [{__name__=\"a\", x=\"1\", y=\"q\"}, {__name__=\"a\", x=\"1\", y=\"p\"}];many-to-many matching not allowed: matching labels must be unique on one side");
-	check_error("a * on(x) group_right b", T0, ML_EINVAL, "on the left hand-side of the operation");
+	            "found duplicate series for the match group {x=\"1\"} on the right hand-side "
+	            "of the operation: [{__name__=\"a\", x=\"1\", y=\"q\"}, {__name__=\"a\", "
+	            "x=\"1\", y=\"p\"}];many-to-many matching not allowed: matching labels must be "
+	            "unique on one side");
+	check_error("a * on(x) group_right b", T0, ML_EINVAL,
+	            "on the left hand-side of the operation");
 	struct ml_promql_result *r = instant("a * on(x) group_left b", T0);
 	cr_assert_eq(r->n_series, 2);
 	assert_near(value_of(r, "x=\"1\",y=\"p\""), 10, "p");
@@ -434,9 +441,9 @@ Test(promql_eval, vector_matching)
 	check1("b or on(x) a", T0, "__name__=\"b\",x=\"1\"", 10);
 	/* Dropping the name can make two series equal. */
 	check_error("{__name__=~\"temp|temp2\", room=\"a\"} * 2", T0, ML_EINVAL,
-		    "vector cannot contain metrics with the same labelset");
+	            "vector cannot contain metrics with the same labelset");
 	check_error("rate({__name__=~\"temp|temp2\", room=\"a\"}[1m])", T0 + S(60), ML_EINVAL,
-		    "vector cannot contain metrics with the same labelset");
+	            "vector cannot contain metrics with the same labelset");
 }
 
 Test(promql_eval, aggregations)
@@ -463,7 +470,8 @@ Test(promql_eval, aggregations)
 	assert_near(value_of(r, "v=\"10\""), 1, "v=10");
 	ml_promql_result_destroy(r);
 	check1("count_values(\"v\", temp{room=\"a\"} / 8)", t, "v=\"0.5\"", 1);
-	check1("count_values(\"v\", temp{room=\"a\"} * 1e21)", t, "v=\"4000000000000000000000\"", 1);
+	check1("count_values(\"v\", temp{room=\"a\"} * 1e21)", t, "v=\"4000000000000000000000\"",
+	       1);
 	check_error("count_values(\"0x\", temp)", t, ML_EINVAL, "invalid label name \"0x\"");
 	check1("avg(temp{room=\"a\"} / 0)", t, "", INFINITY);
 }
@@ -481,7 +489,8 @@ Test(promql_eval, topk_bottomk_ties_and_order)
 	ml_promql_result_destroy(r);
 	r = instant("topk(3, x)", T0);
 	cr_assert_eq(r->n_series, 3);
-	const char *want[] = {"__name__=\"x\",i=\"2\"", "__name__=\"x\",i=\"3\"", "__name__=\"x\",i=\"4\""};
+	const char *want[] = {"__name__=\"x\",i=\"2\"", "__name__=\"x\",i=\"3\"",
+	                      "__name__=\"x\",i=\"4\""};
 	for (int i = 0; i < 3; i++) {
 		fmt(r->series[i].labels, buf, sizeof(buf));
 		cr_assert_str_eq(buf, want[i]);
@@ -535,9 +544,9 @@ Test(promql_eval, label_functions)
 	check1("label_replace(temp{room=\"a\"}, \"r2\", \"y\", \"__name__\", \"em\")", t,
 	       "__name__=\"temp\",room=\"a\"", 4);
 	check_error("label_replace(temp, \"1bad\", \"y\", \"room\", \"(.*)\")", t, ML_EINVAL,
-		    "invalid destination label name in label_replace(): 1bad");
+	            "invalid destination label name in label_replace(): 1bad");
 	check_error("label_replace(temp, \"ok\", \"y\", \"room\", \"(\")", t, ML_EINVAL,
-		    "invalid regular expression in label_replace(): (");
+	            "invalid regular expression in label_replace(): (");
 	check1("label_join(temp{room=\"a\"}, \"j\", \"-\", \"room\", \"__name__\")", t,
 	       "__name__=\"temp\",j=\"a-temp\",room=\"a\"", 4);
 }
@@ -551,7 +560,8 @@ Test(promql_eval, other_functions)
 	check_scalar("scalar(temp)", t, NAN);
 	check1("vector(3)", t, "", 3);
 	check_scalar("time()", t, (double)t / 1000);
-	check1("timestamp(temp{room=\"a\"})", T0 + S(70), "room=\"a\"", (double)(T0 + S(60)) / 1000);
+	check1("timestamp(temp{room=\"a\"})", T0 + S(70), "room=\"a\"",
+	       (double)(T0 + S(60)) / 1000);
 	check1("round(vector(2.5))", t, "", 3);
 	check1("round(vector(-2.5))", t, "", -2);
 	check1("round(vector(1.234), 0.1)", t, "", 1.2);
@@ -608,7 +618,8 @@ Test(promql_eval, range_queries)
 	/* Range-vector results are not allowed in range queries. */
 	struct ml_err err = {{0}};
 	cr_assert_eq(run("temp[1m]", T0, T0 + S(60), S(15), &r, &err), ML_EINVAL);
-	cr_assert(strstr(err.msg, "invalid expression type \"range vector\" for range query") != NULL);
+	cr_assert(strstr(err.msg, "invalid expression type \"range vector\" for range query") !=
+	          NULL);
 }
 
 Test(promql_eval, limits_samples_and_timeout)
@@ -617,8 +628,8 @@ Test(promql_eval, limits_samples_and_timeout)
 	struct ml_promql_result *r = NULL;
 	opts.max_samples = 3;
 	cr_assert_eq(run("temp", T0, T0 + S(60), S(15), &r, &err), ML_ETOOBIG);
-	cr_assert_str_eq(err.msg,
-			 "query processing would load too many samples into memory in query execution");
+	cr_assert_str_eq(
+	    err.msg, "query processing would load too many samples into memory in query execution");
 	cr_assert_eq(ml_promql_http_status(ML_ETOOBIG), 422);
 	opts.max_samples = 0;
 	/* A million steps cannot finish in a millisecond. */
