@@ -19,8 +19,9 @@
  *     ml_promql_result_destroy(r);
  *
  * Threads: one evaluation runs on the calling thread; any number may run at
- * once on one TSDB. The expression tree is only read, never changed, so one
- * parsed expression may be evaluated by several threads at once.
+ * once on one TSDB. The expression tree is not changed, but its regex
+ * matchers carry PCRE2 match data (query/matcher.h), so one parsed
+ * expression is evaluated by one thread at a time.
  */
 #ifndef ML_QUERY_PROMQL_EVAL_H
 #define ML_QUERY_PROMQL_EVAL_H
