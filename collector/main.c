@@ -11,6 +11,7 @@
 #include "http/routes.h"
 #include "http/server.h"
 #include "ingest/otlp_metrics.h"
+#include "exporters/prom_api.h"
 #include "store/env.h"
 #include "store/trace_store.h"
 #include "store/tsdb.h"
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	ml_prom_api_set_config(&cfg); /* for /api/v1/status/flags */
 	struct ml_http_options hopt = {
 		.listen = cfg.listen,
 		.n_listen = cfg.n_listen,

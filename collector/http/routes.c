@@ -141,7 +141,15 @@ void ml_routes_markdown(FILE *out)
 {
 	static const char *const roles[] = {"public", "push", "read"};
 	fprintf(out, "| method | path | role | what |\n|---|---|---|---|\n");
-	for (size_t i = 0; i < ml_routes_count; i++)
-		fprintf(out, "| %s | `%s%s` | %s | %s |\n", ml_routes[i].method, ml_routes[i].path,
-			ml_routes[i].prefix ? "…" : "", roles[ml_routes[i].role], ml_routes[i].help);
+	for (size_t i = 0; i < ml_routes_count; i++) {
+		fputs("| ", out);
+		/* "GET|POST" would split the Markdown table: escape the bar. */
+		for (const char *m = ml_routes[i].method; *m; m++) {
+			if (*m == '|')
+				fputc('\\', out);
+			fputc(*m, out);
+		}
+		fprintf(out, " | `%s%s` | %s | %s |\n", ml_routes[i].path, ml_routes[i].prefix ? "…" : "",
+			roles[ml_routes[i].role], ml_routes[i].help);
+	}
 }

@@ -180,7 +180,7 @@ static void flush_after_commit(void *vctx)
 struct sweep_ctx {
 	struct ml_tsdb *db;
 	int64_t cutoff;       /* retention: delete chunks ending before; compaction: cold before */
-	uint64_t resume_sid;
+	uint8_t resume[16]; /* chunk key (sid, mint) the next transaction starts at */
 	bool done;
 };
 
@@ -220,8 +220,7 @@ static int retention_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 	int mrc = mdb_cursor_open(txn, db->dbi_chunks, &c);
 	if (mrc != 0)
 		goto mdb_fail;
-	ml_be64_put(k, sx->resume_sid);
-	ml_be64_put(k + 8, 0);
+	memcpy(k, sx->resume, 16);
 	MDB_val key = {16, k}, val;
 	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
 	while (mrc == 0 && ops < db->opt.max_ops_per_txn) {
@@ -262,7 +261,7 @@ static int retention_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 	} else if (mrc != 0) {
 		goto mdb_fail;
 	} else {
-		sx->resume_sid = ml_be64_get(key.mv_data);
+		memcpy(sx->resume, key.mv_data, 16);
 	}
 	mdb_cursor_close(c);
 	return 0;
@@ -341,8 +340,7 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 	}
 	if ((mrc = mdb_cursor_open(txn, db->dbi_chunks, &c)) != 0)
 		goto mdb_fail;
-	ml_be64_put(k, sx->resume_sid);
-	ml_be64_put(k + 8, 0);
+	memcpy(k, sx->resume, 16);
 	MDB_val key = {16, k}, val;
 	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
 	for (;;) {
@@ -390,7 +388,9 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 		if (!have)
 			break;
 		if (ops >= db->opt.max_ops_per_txn && n == 0) {
-			sx->resume_sid = sid;
+			/* Resume at this very chunk, not at the start of its series: a series
+			 * with more chunks than one transaction's ops would never be passed. */
+			memcpy(sx->resume, key.mv_data, 16);
 			goto out;
 		}
 		if (eligible) {
@@ -444,7 +444,7 @@ int ml_tsdb_maintain(struct ml_tsdb *db, int64_t now_ms, struct ml_err *err)
 		}
 	}
 	if (db->opt.retention_ms > 0) {
-		struct sweep_ctx sx = {db, now_ms - db->opt.retention_ms, 0, false};
+		struct sweep_ctx sx = {db, now_ms - db->opt.retention_ms, {0}, false};
 		for (int i = 0; i < MAX_STEPS && !sx.done; i++) {
 			struct ml_write_op op = {retention_apply, NULL, &sx};
 			if ((rc = ml_store_write(db->st, &op, err)) != 0)
@@ -452,7 +452,7 @@ int ml_tsdb_maintain(struct ml_tsdb *db, int64_t now_ms, struct ml_err *err)
 		}
 	}
 	if (db->opt.cold_after_ms > 0) {
-		struct sweep_ctx sx = {db, now_ms - db->opt.cold_after_ms, 0, false};
+		struct sweep_ctx sx = {db, now_ms - db->opt.cold_after_ms, {0}, false};
 		for (int i = 0; i < MAX_STEPS && !sx.done; i++) {
 			struct ml_write_op op = {compact_apply, NULL, &sx};
 			if ((rc = ml_store_write(db->st, &op, err)) != 0)

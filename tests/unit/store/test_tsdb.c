@@ -412,9 +412,10 @@ Test(tsdb, chunks_cut_and_read_across_head_and_store)
 	cr_assert_eq(res.n_samples[0], N + 1);
 }
 
-Test(tsdb, cold_chunks_recompressed_and_readable)
+static void cold_chunks_recompressed(size_t max_ops_per_txn)
 {
 	close_all();
+	opts.max_ops_per_txn = max_ops_per_txn;
 	opts.cold_after_ms = 3600 * 1000;
 	opts.cold_window_ms = 24 * 3600 * 1000;
 	open_all();
@@ -441,6 +442,17 @@ Test(tsdb, cold_chunks_recompressed_and_readable)
 	const char *spec[] = {"__name__=disk"};
 	cr_assert_eq(do_select(spec, 1, t[200], t[300], &res, &e2), 0);
 	cr_assert_eq(res.n_samples[0], 101);
+}
+
+Test(tsdb, cold_chunks_recompressed_and_readable)
+{
+	cold_chunks_recompressed(opts.max_ops_per_txn);
+}
+
+/* A series with more chunks than one transaction may touch must still be passed. */
+Test(tsdb, cold_recompression_in_tiny_transactions_terminates)
+{
+	cold_chunks_recompressed(3);
 }
 
 Test(tsdb, retention_deletes_old_chunks_and_empty_series)
