@@ -1,0 +1,64 @@
+/*
+ * istio.h - Istio's standard request metrics derived from spans.
+ *
+ * Envoy's stats filter reports every request twice: the client's sidecar
+ * with reporter="source", the server's with reporter="destination", each
+ * labelled with both workloads' identities (learnt through Istio's metadata
+ * exchange). From spans, meshlens learns a span's own side from its tags and
+ * resource (Envoy/Istio tags, OpenTelemetry semantic conventions) and the
+ * peer's side from the span it pairs with in the same trace (the server span
+ * whose parent is the client span, or which shares its id).
+ *
+ * A struct ml_mesh_side is what one span says about its side of a request:
+ * the local workload's identity and the request's facts (protocol, codes,
+ * flags, sizes, duration, destination service). It is a self-contained heap
+ * object, so the aggregator can keep it while it waits for the peer span
+ * after the request that carried the span has been answered.
+ *
+ * The label mapping is documented in docs/MESH_METRICS.md.
+ */
+#ifndef ML_AGGREGATE_ISTIO_H
+#define ML_AGGREGATE_ISTIO_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "model/span.h"
+
+struct ml_registry;
+struct ml_mesh_side;
+struct ml_istio;
+
+/*
+ * What span s says about its side of a request, or NULL when s is not one
+ * side of a request (kind INTERNAL or UNSPECIFIED) or on ENOMEM (*nomem set
+ * then). The result is owned by the caller (ml_mesh_side_free) and does not
+ * point into s.
+ */
+struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem);
+void ml_mesh_side_free(struct ml_mesh_side *m);
+
+/* Bytes held by m (for the aggregator's memory bound). */
+size_t ml_mesh_side_bytes(const struct ml_mesh_side *m);
+
+/*
+ * Registers istio_requests_total, istio_request_duration_milliseconds,
+ * istio_request_bytes and istio_response_bytes (Envoy's default buckets,
+ * Istio's label names in Istio's order) in registry r (not owned).
+ * max_series caps each family's children (0 = unbounded).
+ */
+struct ml_istio *ml_istio_create(struct ml_registry *r, size_t max_series, struct ml_err *err);
+void ml_istio_destroy(struct ml_istio *m);
+
+/*
+ * Records one request as the two sidecars of a hop would report it:
+ * client (a CLIENT or PRODUCER side, may be NULL) reports reporter="source",
+ * with server's identity as the destination when server is known;
+ * server (a SERVER or CONSUMER side, may be NULL) reports
+ * reporter="destination", with client's identity as the source when known.
+ * A missing peer's labels are "unknown", as in Istio. Returns how many
+ * series updates were dropped because a family was at max_series.
+ */
+size_t ml_istio_record(struct ml_istio *m, const struct ml_mesh_side *client, const struct ml_mesh_side *server);
+
+#endif
