@@ -1,0 +1,268 @@
+// mesh_metrics.test.mjs - spans become mesh metrics, end to end.
+//
+// Envoy-shaped Zipkin spans of Bookinfo traffic (lib/bookinfo.mjs: every hop
+// has a CLIENT span on the caller's sidecar and a SERVER span on the
+// callee's; "ok", "error" (ratings answers 500 with response flag URX) and
+// "shared" (Envoy's shared span ids) variants), posted per sidecar as Envoy
+// does, must produce exactly the expected Istio standard metrics, Tempo span
+// metrics and service-graph edges:
+//   - through meshlens's own PromQL API,
+//   - through a real Prometheus server that scrapes meshlens's /metrics
+//     every second,
+//   - and after a restart of meshlens, counters continue where they were.
+//
+// Expected values are computed from the traffic plan below, not read back
+// from meshlens. The label mapping is the one docs/MESH_METRICS.md documents.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { startMeshlens, exitProblem, logged } from './lib/meshlens.mjs';
+import { request } from './lib/http.mjs';
+import { instant } from './lib/metrics.mjs';
+import { prometheusPath, startPrometheus } from './lib/prometheus.mjs';
+import { bookinfoTrace, PODS, SVC } from './lib/bookinfo.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const POLL_MS = 250;
+const POLLS = 120; // 30 s at most for a value to show up
+
+// The traffic: trace numbers must be unique across waves (they make the ids).
+const WAVE1 = [
+  ...[1, 2, 3, 4].map((n) => bookinfoTrace(n, 'ok')),
+  ...[5, 6].map((n) => bookinfoTrace(n, 'error')),
+  ...[7, 8, 9].map((n) => bookinfoTrace(n, 'shared')),
+];
+const WAVE2 = [bookinfoTrace(10, 'ok'), bookinfoTrace(11, 'error'), bookinfoTrace(12, 'shared')];
+
+const WORKLOAD = {
+  gateway: 'istio-ingressgateway',
+  productpage: 'productpage-v1',
+  details: 'details-v1',
+  reviews: 'reviews-v2',
+  ratings: 'ratings-v1',
+};
+// The four sidecar-to-sidecar hops of every trace: [caller, callee].
+const HOPS = [
+  ['gateway', 'productpage'],
+  ['productpage', 'details'],
+  ['productpage', 'reviews'],
+  ['reviews', 'ratings'],
+];
+
+/** The istio_requests_total series (reduced to the labels below) -> count, for traces. */
+function expectedRequests(traces) {
+  const out = new Map();
+  for (const t of traces) {
+    for (const [from, to] of HOPS) {
+      const failed = t.variant === 'error' && to === 'ratings';
+      for (const reporter of ['source', 'destination']) {
+        const key = istioKey({
+          reporter,
+          source_workload: WORKLOAD[from],
+          source_workload_namespace: PODS[from].ns,
+          source_canonical_service: PODS[from].app,
+          source_canonical_revision: PODS[from].rev,
+          destination_workload: WORKLOAD[to],
+          destination_workload_namespace: PODS[to].ns,
+          destination_canonical_service: PODS[to].app,
+          destination_canonical_revision: PODS[to].rev,
+          destination_service: `${to}.default.svc.cluster.local`,
+          destination_service_name: to,
+          destination_service_namespace: 'default',
+          request_protocol: 'http',
+          response_code: failed ? '500' : '200',
+          response_flags: failed ? 'URX' : '-',
+        });
+        out.set(key, (out.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  return out;
+}
+
+const ISTIO_LABELS = [
+  'reporter',
+  'source_workload',
+  'source_workload_namespace',
+  'source_canonical_service',
+  'source_canonical_revision',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_canonical_service',
+  'destination_canonical_revision',
+  'destination_service',
+  'destination_service_name',
+  'destination_service_namespace',
+  'request_protocol',
+  'response_code',
+  'response_flags',
+];
+const istioKey = (m) => ISTIO_LABELS.map((l) => `${l}=${m[l] ?? ''}`).join(',');
+
+/** The same reduction of a PromQL vector result: key -> value. */
+function resultMap(result, keyOf) {
+  const out = new Map();
+  for (const r of result) out.set(keyOf(r.metric), Number(r.value[1]));
+  return out;
+}
+
+const sortedEntries = (m) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/**
+ * Polls query on url until keyOf-reduced result equals expected (a Map), or
+ * fails with the last difference. Sidecar-to-sidecar hops only: the
+ * gateway's own inbound side (a root SERVER span) is filtered out by the
+ * query's selector where needed.
+ */
+async function eventually(url, query, expected, keyOf) {
+  let got = new Map();
+  for (let i = 0; i < POLLS; i++) {
+    got = resultMap(await instant(url, query), keyOf);
+    if (JSON.stringify(sortedEntries(got)) === JSON.stringify(sortedEntries(expected))) return got;
+    await sleep(POLL_MS);
+  }
+  assert.deepEqual(sortedEntries(got), sortedEntries(expected), `${query} on ${url}`);
+  return got;
+}
+
+async function postWave(url, traces) {
+  const posts = [];
+  for (const t of traces) {
+    for (const batch of t.batches) {
+      posts.push(
+        request(url, '/api/v2/spans', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'User-Agent': 'Envoy/1.31' },
+          body: JSON.stringify(batch),
+        }),
+      );
+    }
+  }
+  for (const r of await Promise.all(posts)) assert.equal(r.status, 202, r.text);
+}
+
+const REQUESTS_Q = `sum by (${ISTIO_LABELS.join(', ')}) (istio_requests_total{source_workload!="unknown"})`;
+
+describe('mesh metrics from Envoy spans', () => {
+  let ml;
+  let prom;
+  const srv = () => ml;
+  const args = ['--aggregation.interval=1s', '--aggregation.service-graph.wait=2s'];
+
+  before(async () => {
+    ml = await startMeshlens({ args });
+  });
+  after(async () => {
+    if (prom) await prom.stop();
+    if (!ml) return;
+    const result = await ml.cleanup();
+    assert.equal(exitProblem(ml, result), null);
+  });
+
+  it('turns every hop into istio_requests_total as both sidecars report it', logged(srv, async () => {
+    await postWave(ml.url, WAVE1);
+    await eventually(ml.url, REQUESTS_Q, expectedRequests(WAVE1), istioKey);
+  }));
+
+  it('records request durations in Envoy\'s buckets', logged(srv, async () => {
+    // ratings answers in 4.2 ms (ok), 30 ms (error), 5 ms (shared): le="5" has ok+shared, le="50" all.
+    const q = 'sum by (le) (istio_request_duration_milliseconds_bucket{reporter="destination", destination_workload="ratings-v1", le=~"1|5|10|50|\\\\+Inf"})';
+    const n = { ok: 4, error: 2, shared: 3 };
+    const expected = new Map([
+      ['1', 0],
+      ['5', n.ok + n.shared],
+      ['10', n.ok + n.shared],
+      ['50', n.ok + n.error + n.shared],
+      ['+Inf', n.ok + n.error + n.shared],
+    ]);
+    await eventually(ml.url, q, expected, (m) => m.le);
+    const sizes = 'sum(istio_response_bytes_count{reporter="source", destination_workload="details-v1"})';
+    await eventually(ml.url, sizes, new Map([['', 9]]), () => '');
+  }));
+
+  it('derives Tempo span metrics per service, span kind and status', logged(srv, async () => {
+    const q = 'sum by (service, span_kind, status_code) (traces_spanmetrics_calls_total{service="ratings.default"})';
+    await eventually(
+      ml.url,
+      q,
+      new Map([
+        ['ratings.default|SPAN_KIND_SERVER|STATUS_CODE_UNSET', 7],
+        ['ratings.default|SPAN_KIND_SERVER|STATUS_CODE_ERROR', 2],
+      ]),
+      (m) => `${m.service}|${m.span_kind}|${m.status_code}`,
+    );
+  }));
+
+  it('pairs client and server spans into service-graph edges', logged(srv, async () => {
+    const q = 'sum by (client, server) (traces_service_graph_request_total)';
+    const expected = new Map([
+      [`${SVC.gateway}>${SVC.productpage}`, 9],
+      [`${SVC.productpage}>${SVC.details}`, 9],
+      [`${SVC.productpage}>${SVC.reviews}`, 9],
+      [`${SVC.reviews}>${SVC.ratings}`, 9],
+      // The gateway's root SERVER span has no client: an edge from "user" once it expires.
+      [`user>${SVC.gateway}`, 9],
+    ]);
+    await eventually(ml.url, q, expected, (m) => `${m.client}>${m.server}`);
+    const failed = 'sum by (client, server) (traces_service_graph_request_failed_total)';
+    await eventually(ml.url, failed, new Map([[`${SVC.reviews}>${SVC.ratings}`, 2]]), (m) => `${m.client}>${m.server}`);
+    const lat = `sum(traces_service_graph_request_server_seconds_count{client="${SVC.reviews}", server="${SVC.ratings}"})`;
+    await eventually(ml.url, lat, new Map([['', 9]]), () => '');
+  }));
+
+  it('answers Istio dashboard and Kiali queries over the derived series', logged(srv, async () => {
+    // Istio Mesh dashboard, HTTP/GRPC workloads table: success rate by destination.
+    const q =
+      'sum(istio_requests_total{reporter="destination", destination_workload="ratings-v1", response_code!~"5.*"}) ' +
+      '/ sum(istio_requests_total{reporter="destination", destination_workload="ratings-v1"})';
+    await eventually(ml.url, q, new Map([['', 7 / 9]]), () => '');
+    // Kiali's graph: request rate per edge (rate over a window covering the traffic), rounded, > 0.
+    const kiali =
+      'round(sum(rate(istio_requests_total{reporter="destination",destination_service_namespace="default"} [600s])) ' +
+      'by (source_workload,destination_workload,response_code) > 0,0.001)';
+    const res = await instant(ml.url, kiali);
+    // (The gateway's own inbound side, from an unknown source, is not a hop of the plan.)
+    const edges = res
+      .filter((r) => r.metric.source_workload !== 'unknown')
+      .map((r) => `${r.metric.source_workload}>${r.metric.destination_workload}:${r.metric.response_code}`)
+      .sort();
+    assert.deepEqual(edges, [
+      'istio-ingressgateway>productpage-v1:200',
+      'productpage-v1>details-v1:200',
+      'productpage-v1>reviews-v2:200',
+      'reviews-v2>ratings-v1:200',
+      'reviews-v2>ratings-v1:500',
+    ]);
+  }));
+
+  it('is scraped by a real Prometheus, which sees the same values', { skip: !prometheusPath() }, logged(srv, async () => {
+    const target = ml.url.replace('http://', '');
+    prom = await startPrometheus(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: meshlens
+    scrape_interval: 1s
+    static_configs:
+      - targets: ['${target}']
+`);
+    await eventually(prom.url, REQUESTS_Q, expectedRequests(WAVE1), istioKey);
+    await eventually(prom.url, 'up{job="meshlens"}', new Map([['', 1]]), () => '');
+    const q = `sum by (client, server) (traces_service_graph_request_total{client="${SVC.reviews}"})`;
+    await eventually(prom.url, q, new Map([[`${SVC.reviews}>${SVC.ratings}`, 9]]), (m) => `${m.client}>${m.server}`);
+  }));
+
+  it('keeps counters monotonic across a restart', logged(srv, async () => {
+    const stopped = await ml.stop();
+    assert.equal(exitProblem(ml, stopped), null);
+    await ml.restart();
+    // Nothing new yet: the counters still hold wave 1.
+    await eventually(ml.url, REQUESTS_Q, expectedRequests(WAVE1), istioKey);
+    await postWave(ml.url, WAVE2);
+    await eventually(ml.url, REQUESTS_Q, expectedRequests([...WAVE1, ...WAVE2]), istioKey);
+    // No sample of any istio counter ever went down.
+    const resets = await instant(ml.url, 'sum(resets(istio_requests_total[10m]))');
+    assert.ok(resets.length === 0 || Number(resets[0].value[1]) === 0, `counter resets: ${JSON.stringify(resets)}`);
+  }));
+});
