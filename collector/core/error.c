@@ -20,6 +20,7 @@ const char *ml_strerror(int code)
 	case ML_EFULL: return "storage full";
 	case ML_ESHUTDOWN: return "shutting down";
 	case ML_ECORRUPT: return "stored data is corrupt";
+	case ML_ETIMEOUT: return "timed out";
 	default: return "unknown error";
 	}
 }

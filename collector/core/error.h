@@ -23,6 +23,7 @@ enum ml_errcode {
 	ML_EFULL = -7,      /* store or queue full: retry later (HTTP 503/507) */
 	ML_ESHUTDOWN = -8,  /* the component is shutting down (HTTP 503) */
 	ML_ECORRUPT = -9,   /* stored data failed to decode: a bug or disk damage */
+	ML_ETIMEOUT = -10,  /* a deadline passed before the work finished (HTTP 503) */
 };
 
 /* Static text for a code; never NULL. */

@@ -57,9 +57,9 @@ struct ml_promql_opts {
  *                                                          -> 503 "timeout"
  *   ML_EIO, ML_ECORRUPT the store failed                   -> 500 "internal"
  *   ML_ENOMEM                                              -> 500 "internal"
- * ML_PROMQL_ETIMEOUT is ML_EFULL ("retry later", 503), named for this use.
+ * ML_PROMQL_ETIMEOUT is ML_ETIMEOUT (core/error.h), named for this use.
  */
-#define ML_PROMQL_ETIMEOUT ML_EFULL
+#define ML_PROMQL_ETIMEOUT ML_ETIMEOUT
 
 /* "execution", "timeout", "internal" or "bad_data" (for ML_EUNSUPP). */
 const char *ml_promql_error_type(int rc);
