@@ -13,7 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum flag_kind { FLAG_STRING, FLAG_STRING_LIST, FLAG_DURATION_MS, FLAG_BYTES, FLAG_UINT, FLAG_BOOL };
+enum flag_kind {
+	FLAG_STRING,
+	FLAG_STRING_LIST,
+	FLAG_DURATION_MS,
+	FLAG_BYTES,
+	FLAG_UINT,  /* 1..1024 (threads, concurrency) */
+	FLAG_COUNT, /* 1..2^63-1 (sample counts) */
+	FLAG_BOOL
+};
 
 struct flag {
 	const char *name;
@@ -40,6 +48,16 @@ static const struct flag flag_table[] = {
 	 "How long to keep spans and samples (Prometheus duration: 15d, 12h, 1w)."},
 	{"storage.max-bytes", FLAG_BYTES, "1TiB", F(storage_max_bytes),
 	 "Upper bound of the store's size on disk (LMDB map size); pushes get 503 when it is reached."},
+	{"query.lookback-delta", FLAG_DURATION_MS, "5m", F(query_lookback_ms),
+	 "The maximum lookback duration for retrieving metrics during expression evaluations."},
+	{"query.timeout", FLAG_DURATION_MS, "2m", F(query_timeout_ms),
+	 "Maximum time a query may take before being aborted (503 \"timeout\"); a query's own "
+	 "timeout= parameter can only lower it."},
+	{"query.max-samples", FLAG_COUNT, "50000000", F(query_max_samples),
+	 "Maximum number of samples a single query can load into memory (422 \"execution\" "
+	 "beyond); this also limits the number of samples a query can return."},
+	{"query.max-concurrency", FLAG_UINT, "20", F(query_max_concurrency),
+	 "Maximum number of queries executed concurrently; further ones wait, within their timeout."},
 	{"log.level", FLAG_STRING, "info", F(log_level),
 	 "Only log messages with this or higher severity: debug, info, warn, error."},
 	{"version", FLAG_BOOL, NULL, F(show_version), "Print version and exit."},
@@ -108,6 +126,18 @@ static int set_flag(const struct flag *f, const char *value, struct ml_config *c
 					  "--%s: expected a whole number from 1 to 1024, got \"%s\"",
 					  f->name, value);
 		*(unsigned *)(void *)base = (unsigned)v;
+		return 0;
+	}
+	case FLAG_COUNT: {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(value, &end, 10);
+		if (*value == '\0' || *value == '-' || *end != '\0' || errno != 0 || v == 0 ||
+		    v > (unsigned long long)INT64_MAX)
+			return ml_err_set(err, ML_EINVAL,
+					  "--%s: expected a positive whole number, got \"%s\"", f->name,
+					  value);
+		*(uint64_t *)(void *)base = (uint64_t)v;
 		return 0;
 	}
 	case FLAG_BOOL:

@@ -25,6 +25,10 @@ struct ml_config {
 	unsigned web_threads;
 	uint64_t max_request_bytes;
 	uint64_t max_decompressed_bytes;
+	uint64_t query_lookback_ms;     /* --query.lookback-delta */
+	uint64_t query_timeout_ms;      /* --query.timeout */
+	uint64_t query_max_samples;     /* --query.max-samples */
+	unsigned query_max_concurrency; /* --query.max-concurrency */
 	bool show_help;
 	bool show_version;
 };

@@ -70,3 +70,33 @@ Test(flags, docs_are_current)
 		  "docs/FLAGS.md is out of date; its table must be:\n%s", gen);
 	free(gen);
 }
+
+/* The query limits take Prometheus's names and defaults, and reject what Prometheus would. */
+Test(flags, query_limits)
+{
+	struct ml_config cfg;
+	struct ml_err err;
+	char *a0[] = {"meshlens", NULL};
+	cr_assert_eq(ml_flags_parse(1, a0, &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(cfg.query_lookback_ms, 5ULL * 60000);
+	cr_assert_eq(cfg.query_timeout_ms, 2ULL * 60000);
+	cr_assert_eq(cfg.query_max_samples, 50000000ULL);
+	cr_assert_eq(cfg.query_max_concurrency, 20);
+	char *a1[] = {"meshlens", "--query.lookback-delta=1m30s", "--query.timeout", "10s",
+		      "--query.max-samples=100000000000", "--query.max-concurrency=2", NULL};
+	cr_assert_eq(ml_flags_parse(6, a1, &cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(cfg.query_lookback_ms, 90000ULL);
+	cr_assert_eq(cfg.query_timeout_ms, 10000ULL);
+	cr_assert_eq(cfg.query_max_samples, 100000000000ULL);
+	cr_assert_eq(cfg.query_max_concurrency, 2);
+	char *a2[] = {"meshlens", "--query.max-samples=-5", NULL};
+	cr_assert_eq(ml_flags_parse(2, a2, &cfg, &err), ML_EINVAL);
+	cr_assert(strstr(err.msg, "--query.max-samples") != NULL, "%s", err.msg);
+	char *a3[] = {"meshlens", "--query.max-samples=12x", NULL};
+	cr_assert_eq(ml_flags_parse(2, a3, &cfg, &err), ML_EINVAL);
+	char *a4[] = {"meshlens", "--query.timeout=soon", NULL};
+	cr_assert_eq(ml_flags_parse(2, a4, &cfg, &err), ML_EINVAL);
+	cr_assert(strstr(err.msg, "--query.timeout") != NULL, "%s", err.msg);
+	char *a5[] = {"meshlens", "--query.max-concurrency=0", NULL};
+	cr_assert_eq(ml_flags_parse(2, a5, &cfg, &err), ML_EINVAL);
+}
