@@ -740,42 +740,54 @@ fail:
 	return rc;
 }
 
-int ml_trace_store_services(struct ml_trace_store *ts, struct ml_arena *arena, struct ml_str **out,
-			    size_t *n_out)
+/*
+ * Collects the names of one kind, sorted, and allocates an output array of
+ * ns->n elements of elem bytes from the arena. On success *v holds the sorted
+ * names and *out the (zeroed) array; the caller fills it and frees ns.
+ */
+static int sorted_names(struct ml_trace_store *ts, enum name_kind which, struct ml_str service,
+			uint8_t kind, struct nameset *ns, struct named **v, void **out, size_t elem)
+{
+	int rc = collect_names(ts, which, service, kind, ns);
+	*v = rc == 0 ? nameset_sorted(ns) : NULL;
+	*out = NULL;
+	if (rc == 0 && *v == NULL)
+		rc = ML_ENOMEM;
+	if (rc == 0 && (*out = ml_arena_calloc(ns->a, ns->n ? ns->n : 1, elem)) == NULL)
+		rc = ML_ENOMEM;
+	return rc;
+}
+
+static int name_list(struct ml_trace_store *ts, enum name_kind which, struct ml_str service,
+		     struct ml_arena *arena, struct ml_str **out, size_t *n_out)
 {
 	struct nameset ns = {.a = arena};
-	int rc = collect_names(ts, NAMES_SERVICES, ML_STR(""), 0, &ns);
-	struct named *v = rc == 0 ? nameset_sorted(&ns) : NULL;
-	*out = NULL;
+	struct named *v;
+	void *arr;
+	int rc = sorted_names(ts, which, service, 0, &ns, &v, &arr, sizeof(**out));
+	*out = arr;
 	*n_out = 0;
-	if (rc == 0 && v == NULL)
-		rc = ML_ENOMEM;
-	if (rc == 0) {
-		*out = ml_arena_calloc(arena, ns.n ? ns.n : 1, sizeof(**out));
-		if (*out == NULL)
-			rc = ML_ENOMEM;
-	}
 	for (size_t i = 0; rc == 0 && i < ns.n; i++)
 		(*out)[(*n_out)++] = v[i].s;
 	nameset_free(&ns);
 	return rc;
 }
 
+int ml_trace_store_services(struct ml_trace_store *ts, struct ml_arena *arena, struct ml_str **out,
+			    size_t *n_out)
+{
+	return name_list(ts, NAMES_SERVICES, ML_STR(""), arena, out, n_out);
+}
+
 int ml_trace_store_operations(struct ml_trace_store *ts, struct ml_str service, uint8_t kind,
 			      struct ml_arena *arena, struct ml_operation **out, size_t *n_out)
 {
 	struct nameset ns = {.a = arena};
-	int rc = collect_names(ts, NAMES_OPERATIONS, service, kind, &ns);
-	struct named *v = rc == 0 ? nameset_sorted(&ns) : NULL;
-	*out = NULL;
+	struct named *v;
+	void *arr;
+	int rc = sorted_names(ts, NAMES_OPERATIONS, service, kind, &ns, &v, &arr, sizeof(**out));
+	*out = arr;
 	*n_out = 0;
-	if (rc == 0 && v == NULL)
-		rc = ML_ENOMEM;
-	if (rc == 0) {
-		*out = ml_arena_calloc(arena, ns.n ? ns.n : 1, sizeof(**out));
-		if (*out == NULL)
-			rc = ML_ENOMEM;
-	}
 	for (size_t i = 0; rc == 0 && i < ns.n; i++) {
 		if (kind && v[i].tag != kind)
 			continue;
@@ -789,22 +801,7 @@ int ml_trace_store_operations(struct ml_trace_store *ts, struct ml_str service, 
 int ml_trace_store_remote_services(struct ml_trace_store *ts, struct ml_str service,
 				   struct ml_arena *arena, struct ml_str **out, size_t *n_out)
 {
-	struct nameset ns = {.a = arena};
-	int rc = collect_names(ts, NAMES_REMOTES, service, 0, &ns);
-	struct named *v = rc == 0 ? nameset_sorted(&ns) : NULL;
-	*out = NULL;
-	*n_out = 0;
-	if (rc == 0 && v == NULL)
-		rc = ML_ENOMEM;
-	if (rc == 0) {
-		*out = ml_arena_calloc(arena, ns.n ? ns.n : 1, sizeof(**out));
-		if (*out == NULL)
-			rc = ML_ENOMEM;
-	}
-	for (size_t i = 0; rc == 0 && i < ns.n; i++)
-		(*out)[(*n_out)++] = v[i].s;
-	nameset_free(&ns);
-	return rc;
+	return name_list(ts, NAMES_REMOTES, service, arena, out, n_out);
 }
 
 /* ---- dependencies ----------------------------------------------------- */
