@@ -69,6 +69,9 @@ struct ml_child *ml_family_child(struct ml_family *f, const struct ml_str *value
 /* Number of children of a family. */
 size_t ml_family_children(const struct ml_family *f);
 
+/* The family's description (the registry's copies; valid as long as the registry). */
+const struct ml_family_desc *ml_family_describe(const struct ml_family *f);
+
 /* Counter (v >= 0) or gauge: value += v. */
 void ml_child_add(struct ml_child *c, double v);
 /* Gauge: value = v. Also seeds a counter (e.g. from the TSDB after a restart). */
