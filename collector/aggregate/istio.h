@@ -20,6 +20,7 @@
 #ifndef ML_AGGREGATE_ISTIO_H
 #define ML_AGGREGATE_ISTIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -40,6 +41,53 @@ void ml_mesh_side_free(struct ml_mesh_side *m);
 
 /* Bytes held by m (for the aggregator's memory bound). */
 size_t ml_mesh_side_bytes(const struct ml_mesh_side *m);
+
+/*
+ * What a side knows, one string each (never empty except GRPC_STATUS for a
+ * request that is not gRPC and ADDRESS / PEER_ADDRESS when not given).
+ * The first eight are the local workload's identity, the rest the request's
+ * facts as the local sidecar or SDK saw them.
+ */
+enum ml_mesh_field {
+	ML_MESH_WORKLOAD = 0,       /* owning deployment/statefulset/... or "unknown" */
+	ML_MESH_NAMESPACE,          /* workload namespace or "unknown" */
+	ML_MESH_PRINCIPAL,          /* SPIFFE identity; spans do not carry it: "unknown" */
+	ML_MESH_APP,                /* app label or "unknown" */
+	ML_MESH_VERSION,            /* version label or "unknown" */
+	ML_MESH_CANONICAL_SERVICE,  /* or "unknown" */
+	ML_MESH_CANONICAL_REVISION, /* or "latest" */
+	ML_MESH_CLUSTER,            /* Istio cluster id or "unknown" */
+	ML_MESH_DEST_SERVICE,       /* destination service host (FQDN when known) or "unknown" */
+	ML_MESH_DEST_SERVICE_NAME,
+	ML_MESH_DEST_SERVICE_NAMESPACE,
+	ML_MESH_PROTOCOL,           /* "http", "grpc" or "tcp" */
+	ML_MESH_RESPONSE_CODE,      /* HTTP status, "0" when there was no response */
+	ML_MESH_GRPC_STATUS,        /* gRPC status number, "" when not gRPC or unknown */
+	ML_MESH_RESPONSE_FLAGS,     /* Envoy response flags, "-" when none */
+	ML_MESH_SECURITY_POLICY,    /* "mutual_tls", "none" or "unknown" */
+	ML_MESH_ADDRESS,            /* the local proxy's IP (node_id), "" if unknown */
+	ML_MESH_PEER_ADDRESS,       /* peer.address as the span gives it, "" if absent */
+	ML_MESH_FIELD_COUNT
+};
+
+/* Field f of m; points into m (valid until ml_mesh_side_free). */
+struct ml_str ml_mesh_side_get(const struct ml_mesh_side *m, enum ml_mesh_field f);
+/* All ML_MESH_FIELD_COUNT fields, indexed by enum ml_mesh_field; owned by m. */
+const struct ml_str *ml_mesh_side_fields(const struct ml_mesh_side *m);
+/* The kind of the span m was made from (SERVER, CLIENT, PRODUCER, CONSUMER). */
+enum ml_span_kind ml_mesh_side_kind(const struct ml_mesh_side *m);
+/* true for CLIENT and PRODUCER sides (reporter="source"). */
+bool ml_mesh_side_is_client(const struct ml_mesh_side *m);
+/* Request duration in milliseconds (span end - start). */
+double ml_mesh_side_duration_ms(const struct ml_mesh_side *m);
+/*
+ * true when a SERVER side's destination service is only its canonical
+ * service (the span named no host), so a paired client's is better.
+ */
+bool ml_mesh_side_dest_is_guess(const struct ml_mesh_side *m);
+/* Request and response body sizes in bytes, 0 when the span does not say. */
+double ml_mesh_side_request_bytes(const struct ml_mesh_side *m);
+double ml_mesh_side_response_bytes(const struct ml_mesh_side *m);
 
 /*
  * Registers istio_requests_total, istio_request_duration_milliseconds,
