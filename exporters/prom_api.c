@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,24 +198,26 @@ static bool time_param(const struct ml_http_request *req, struct ml_http_respons
 		return true;
 	if (ml_prom_parse_time(s, out) == 0)
 		return true;
-	char msg[600];
-	snprintf(msg, sizeof(msg), "invalid parameter \"%s\": cannot parse \"%.500s\" to a valid timestamp",
-		 name, s);
+	/* Prometheus's parseTimeParam wraps parseTime's error, then invalidParamError wraps that. */
+	char msg[700];
+	snprintf(msg, sizeof(msg),
+		 "invalid parameter \"%s\": Invalid time value for '%s': cannot parse \"%.500s\" to a "
+		 "valid timestamp",
+		 name, name, s);
 	bad_data(resp, msg);
 	return false;
 }
 
+/*
+ * start= and end= of the metadata endpoints (whole range by default). An end
+ * before start is not an error there: Prometheus's querier then selects
+ * nothing, and the caller answers an empty list.
+ */
 static bool range_params(const struct ml_http_request *req, struct ml_http_response *resp,
 			 int64_t *mint, int64_t *maxt)
 {
-	if (!time_param(req, resp, "start", INT64_MIN, mint) ||
-	    !time_param(req, resp, "end", INT64_MAX, maxt))
-		return false;
-	if (*maxt < *mint) {
-		bad_data(resp, "end timestamp must not be before start time");
-		return false;
-	}
-	return true;
+	return time_param(req, resp, "start", INT64_MIN, mint) &&
+	       time_param(req, resp, "end", INT64_MAX, maxt);
 }
 
 /* Optional limit=: 0 when absent; false after answering 400. */
@@ -251,10 +254,16 @@ static void selectors_fini(struct selectors *s)
 	s->n = 0;
 }
 
-/* Parses every match[]; false after answering 400/500 (s then holds nothing to free). */
+/*
+ * Parses every match[]; false after answering 400/500 (s then holds nothing
+ * to free). Prometheus's /api/v1/series prefixes the error with
+ * `invalid parameter "match[]": `, /api/v1/labels and label values do not
+ * (web/api/v1/api.go); `prefixed` chooses.
+ */
 static bool parse_selectors(const struct ml_http_request *req, struct ml_http_response *resp,
-			    struct selectors *s)
+			    struct selectors *s, bool prefixed)
 {
+	const char *pfx = prefixed ? "invalid parameter \"match[]\": " : "";
 	const char *q[PROM_MAX_MATCH + 1];
 	size_t n = ml_http_params(req, "match[]", q, PROM_MAX_MATCH + 1);
 	char msg[700];
@@ -266,15 +275,24 @@ static bool parse_selectors(const struct ml_http_request *req, struct ml_http_re
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct ml_err err = {{0}};
-		struct ml_promql_expr *e = ml_promql_parse(q[i], strlen(q[i]), &err);
+		size_t qn = strlen(q[i]);
+		/* Prometheus parses match[] with ParseMetricSelector, whose texts differ here. */
+		if (qn == 0) {
+			snprintf(msg, sizeof(msg), "%s1:1: parse error: unexpected end of input", pfx);
+			goto fail;
+		}
+		struct ml_promql_expr *e = ml_promql_parse(q[i], qn, &err);
 		if (e == NULL) {
-			snprintf(msg, sizeof(msg), "invalid parameter \"match[]\": %s", err.msg);
+			if (strstr(err.msg, "must contain at least one non-empty matcher") != NULL)
+				snprintf(msg, sizeof(msg),
+					 "%smatch[] must contain at least one non-empty matcher", pfx);
+			else
+				snprintf(msg, sizeof(msg), "%s%s", pfx, err.msg);
 			goto fail;
 		}
 		s->expr[s->n++] = e;
 		if (e->root == NULL || e->root->kind != ML_NODE_VECTOR_SELECTOR) {
-			snprintf(msg, sizeof(msg),
-				 "invalid parameter \"match[]\": %.500s is not a vector selector", q[i]);
+			snprintf(msg, sizeof(msg), "%s%.500s is not a vector selector", pfx, q[i]);
 			goto fail;
 		}
 		size_t nm = e->root->u.vs.n_matchers;
@@ -405,15 +423,15 @@ void ml_prom_series(const struct ml_http_request *req, struct ml_http_response *
 	int64_t mint, maxt;
 	int rc = 0;
 
-	if (!range_params(req, resp, &mint, &maxt))
-		return;
 	if (ml_http_param(req, "match[]") == NULL) {
 		bad_data(resp, "no match[] parameter provided");
 		return;
 	}
-	if (!parse_selectors(req, resp, &sel))
+	if (!range_params(req, resp, &mint, &maxt))
 		return;
-	for (size_t i = 0; i < sel.n; i++) {
+	if (!parse_selectors(req, resp, &sel, true))
+		return;
+	for (size_t i = 0; i < sel.n && mint <= maxt; i++) {
 		rc = ml_tsdb_select(app->tsdb, sel.m[i], sel.n_m[i], mint, maxt,
 				    ML_TSDB_SELECT_NO_SAMPLES, &set, &err);
 		if (rc != 0)
@@ -495,9 +513,9 @@ static void label_query(const struct ml_http_request *req, struct ml_http_respon
 
 	if (!range_params(req, resp, &mint, &maxt) || !limit_param(req, resp, &limit))
 		return;
-	if (!parse_selectors(req, resp, &sel))
+	if (!parse_selectors(req, resp, &sel, false))
 		return;
-	size_t rounds = sel.n ? sel.n : 1;
+	size_t rounds = mint <= maxt ? (sel.n ? sel.n : 1) : 0;
 	for (size_t i = 0; i < rounds; i++) {
 		struct ml_str *v = NULL;
 		size_t n = 0;
@@ -521,6 +539,8 @@ static void label_query(const struct ml_http_request *req, struct ml_http_respon
 	}
 	if (rounds > 1)
 		n_acc = str_uniq(acc, n_acc);
+	if (rounds == 0)
+		n_acc = 0;
 	begin_success(resp);
 	write_str_array(&resp->body, acc, n_acc, limit);
 	end_success(resp);
@@ -544,7 +564,11 @@ void ml_prom_label_values(const struct ml_http_request *req, struct ml_http_resp
 	size_t n = strlen(rest);
 	size_t sl = sizeof(suffix) - 1;
 	if (n < sl || memcmp(rest + n - sl, suffix, sl) != 0) {
-		api_error(resp, 404, "not_found", "no such endpoint: use /api/v1/label/<name>/values");
+		/* What Prometheus's router answers for a path it has no route for. */
+		resp->status = 404;
+		resp->content_type = "text/plain; charset=utf-8";
+		ml_buf_clear(&resp->body);
+		ml_buf_puts(&resp->body, "404 page not found\n");
 		return;
 	}
 	size_t name_len = n - sl;
@@ -685,7 +709,22 @@ void ml_prom_flags(const struct ml_http_request *req, struct ml_http_response *r
 	bool first = true;
 	begin_success(resp);
 	ml_buf_putc(b, '{');
+	/* Sorted by name, as Go's encoding/json writes Prometheus's flag map. */
 	if (c != NULL) {
+		flag_str(b, &first, "log.level", c->log_level);
+		ml_buf_puts(b, ",\"query.lookback-delta\":");
+		duration_text(b, c->query_lookback_ms);
+		snprintf(tmp, sizeof(tmp), "%u", c->query_max_concurrency);
+		flag_str(b, &first, "query.max-concurrency", tmp);
+		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->query_max_samples);
+		flag_str(b, &first, "query.max-samples", tmp);
+		ml_buf_puts(b, ",\"query.timeout\":");
+		duration_text(b, c->query_timeout_ms);
+		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->storage_max_bytes);
+		flag_str(b, &first, "storage.max-bytes", tmp);
+		flag_str(b, &first, "storage.path", c->storage_path);
+		ml_buf_puts(b, ",\"storage.retention\":");
+		duration_text(b, c->retention_ms);
 		struct ml_buf list = {0};
 		for (size_t i = 0; i < c->n_listen; i++) {
 			if (i)
@@ -695,18 +734,12 @@ void ml_prom_flags(const struct ml_http_request *req, struct ml_http_response *r
 		ml_buf_putc(&list, '\0');
 		flag_str(b, &first, "web.listen-address", list.data ? (const char *)list.data : "");
 		ml_buf_free(&list);
-		snprintf(tmp, sizeof(tmp), "%u", c->web_threads);
-		flag_str(b, &first, "web.threads", tmp);
-		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->max_request_bytes);
-		flag_str(b, &first, "web.max-request-bytes", tmp);
 		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->max_decompressed_bytes);
 		flag_str(b, &first, "web.max-decompressed-bytes", tmp);
-		flag_str(b, &first, "storage.path", c->storage_path);
-		ml_buf_puts(b, ",\"storage.retention\":");
-		duration_text(b, c->retention_ms);
-		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->storage_max_bytes);
-		flag_str(b, &first, "storage.max-bytes", tmp);
-		flag_str(b, &first, "log.level", c->log_level);
+		snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)c->max_request_bytes);
+		flag_str(b, &first, "web.max-request-bytes", tmp);
+		snprintf(tmp, sizeof(tmp), "%u", c->web_threads);
+		flag_str(b, &first, "web.threads", tmp);
 	}
 	ml_buf_putc(b, '}');
 	end_success(resp);
@@ -739,14 +772,21 @@ void ml_prom_query_exemplars(const struct ml_http_request *req, struct ml_http_r
 	int64_t mint, maxt;
 	if (!range_params(req, resp, &mint, &maxt))
 		return;
-	if (q != NULL && *q != '\0') {
-		struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
-		if (e == NULL) {
-			bad_data(resp, err.msg);
-			return;
-		}
-		ml_promql_expr_destroy(e);
+	if (maxt < mint) {
+		bad_data(resp, "end timestamp must not be before start timestamp");
+		return;
 	}
+	if (q == NULL)
+		q = "";
+	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+	if (e == NULL) {
+		if (err.msg[0] == '\0')
+			api_error(resp, 500, "internal", ml_strerror(ML_ENOMEM));
+		else
+			bad_data(resp, err.msg);
+		return;
+	}
+	ml_promql_expr_destroy(e);
 	begin_success(resp);
 	ml_buf_puts(&resp->body, "[]");
 	end_success(resp);
@@ -763,7 +803,10 @@ void ml_prom_format_query(const struct ml_http_request *req, struct ml_http_resp
 		q = "";
 	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
 	if (e == NULL) {
-		bad_data(resp, err.msg[0] ? err.msg : "parse error");
+		char msg[700];
+		snprintf(msg, sizeof(msg), "invalid parameter \"query\": %s",
+			 err.msg[0] ? err.msg : "parse error");
+		bad_data(resp, msg);
 		return;
 	}
 	ml_promql_format(e->root, &out);
@@ -785,23 +828,174 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Prometheus's parseDuration: float seconds, or a duration like "1m30s". */
-static int parse_step(const char *s, int64_t *out_ms)
+/*
+ * Prometheus's parseDuration (web/api/v1/api.go) for step= and timeout=:
+ * float seconds (any sign; the caller judges), else a Prometheus duration
+ * ("1m30s", never negative). Nanoseconds in *out_ns. On failure msg gets
+ * Prometheus's text: `cannot parse "x" to a valid duration`, with
+ * ". It overflows int64" for a number out of range.
+ */
+static int parse_go_duration(const char *s, int64_t *out_ns, char *msg, size_t msg_size)
 {
 	char *end = NULL;
 	errno = 0;
-	double v = strtod(s, &end);
-	if (end != s && *end == '\0') {
-		if (errno != 0 || !isfinite(v) || fabs(v) > 9.2e15)
+	double v = *s ? strtod(s, &end) : 0;
+	/* Go's ParseFloat also fails on out-of-range numbers (ERANGE); hex floats are rare enough. */
+	if (*s && end != s && *end == '\0' && errno != ERANGE) {
+		double ns = v * 1e9;
+		if (isnan(ns) || ns >= 9223372036854775807.0 || ns < -9223372036854775808.0) {
+			snprintf(msg, msg_size,
+				 "cannot parse \"%.300s\" to a valid duration. It overflows int64", s);
 			return ML_EINVAL;
-		*out_ms = (int64_t)llround(v * 1000.0);
+		}
+		*out_ns = (int64_t)ns;
 		return 0;
 	}
 	uint64_t ms = 0;
-	if (ml_parse_prom_duration(s, strlen(s), &ms) != 0 || ms > (uint64_t)INT64_MAX)
+	if (ml_parse_prom_duration(s, strlen(s), &ms) != 0 || ms > (uint64_t)(INT64_MAX / 1000000)) {
+		snprintf(msg, msg_size, "cannot parse \"%.300s\" to a valid duration", s);
 		return ML_EINVAL;
-	*out_ms = (int64_t)ms;
+	}
+	*out_ns = (int64_t)ms * 1000000;
 	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Query limits: the --query.* flags, the timeout= parameter and the gate that
+ * bounds concurrent evaluations (Prometheus's ActiveQueryTracker / gate).
+ */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv;
+static unsigned gate_running;
+
+static void gate_init(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&gate_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static unsigned gate_limit(void)
+{
+	return g_config != NULL && g_config->query_max_concurrency > 0
+		   ? g_config->query_max_concurrency
+		   : 20;
+}
+
+/*
+ * Takes one of --query.max-concurrency evaluation slots, waiting for one
+ * until deadline_ns (CLOCK_MONOTONIC; 0 = no deadline). Returns 0 or
+ * ML_ETIMEOUT. A free slot is taken even when the deadline has passed; the
+ * caller's next check reports that ("query execution"), one of the two
+ * answers Prometheus gives then.
+ */
+static int gate_enter(int64_t deadline_ns)
+{
+	pthread_once(&gate_once, gate_init);
+	pthread_mutex_lock(&gate_mu);
+	while (gate_running >= gate_limit()) {
+		if (deadline_ns == 0) {
+			pthread_cond_wait(&gate_cv, &gate_mu);
+			continue;
+		}
+		struct timespec ts = {(time_t)(deadline_ns / 1000000000LL),
+				      (long)(deadline_ns % 1000000000LL)};
+		if (pthread_cond_timedwait(&gate_cv, &gate_mu, &ts) != 0 &&
+		    gate_running >= gate_limit()) {
+			pthread_mutex_unlock(&gate_mu);
+			return ML_ETIMEOUT;
+		}
+	}
+	gate_running++;
+	pthread_mutex_unlock(&gate_mu);
+	return 0;
+}
+
+static void gate_leave(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_running--;
+	pthread_cond_signal(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+/*
+ * The deadline of one query: --query.timeout, lowered by the request's
+ * timeout= (Prometheus applies both as nested contexts, so the earlier one
+ * wins). *deadline_ns = 0 when neither sets one. False after answering 400.
+ */
+static bool query_deadline(const struct ml_http_request *req, struct ml_http_response *resp,
+			   int64_t *deadline_ns)
+{
+	int64_t now = mono_ns();
+	int64_t limit_ns = -1; /* -1: none */
+	if (g_config != NULL && g_config->query_timeout_ms > 0 &&
+	    g_config->query_timeout_ms < (uint64_t)(INT64_MAX / 2000000))
+		limit_ns = (int64_t)g_config->query_timeout_ms * 1000000;
+	const char *to = ml_http_param(req, "timeout");
+	if (to != NULL && *to != '\0') {
+		char why[400], msg[500];
+		int64_t ns;
+		if (parse_go_duration(to, &ns, why, sizeof(why)) != 0) {
+			snprintf(msg, sizeof(msg), "invalid parameter \"timeout\": %s", why);
+			bad_data(resp, msg);
+			return false;
+		}
+		if (ns < 0)
+			ns = 0; /* an expired context, as Go's context.WithTimeout gives */
+		if (limit_ns < 0 || ns < limit_ns)
+			limit_ns = ns;
+	}
+	*deadline_ns = limit_ns < 0 ? 0 : now + (limit_ns > INT64_MAX - now ? INT64_MAX - now : limit_ns);
+	if (*deadline_ns == 0 && limit_ns >= 0)
+		*deadline_ns = 1;
+	return true;
+}
+
+/*
+ * Evaluates e under the query limits: waits for a slot, then runs the
+ * instant (step_ms == 0) or range evaluation with --query.lookback-delta,
+ * --query.max-samples and what is left of the deadline. Codes and err as
+ * ml_promql_eval_*.
+ */
+static int eval_limited(struct ml_app *app, const struct ml_promql_expr *e, int64_t start_ms,
+			int64_t end_ms, int64_t step_ms, int64_t deadline_ns,
+			struct ml_promql_result **r, struct ml_err *err)
+{
+	struct ml_promql_opts opts = {0};
+	if (g_config != NULL) {
+		opts.lookback_delta_ms = (int64_t)g_config->query_lookback_ms;
+		opts.max_samples = (int64_t)g_config->query_max_samples;
+	}
+	int rc = gate_enter(deadline_ns);
+	if (rc != 0)
+		return ml_err_set(err, ML_PROMQL_ETIMEOUT, "query timed out in query queue");
+	if (deadline_ns != 0) {
+		int64_t left = deadline_ns - mono_ns();
+		if (left <= 0) {
+			gate_leave();
+			return ml_err_set(err, ML_PROMQL_ETIMEOUT, "query timed out in query execution");
+		}
+		opts.timeout_ms = (left + 999999) / 1000000;
+	}
+	if (step_ms == 0)
+		rc = ml_promql_eval_instant(app->tsdb, e->root, start_ms, &opts, r, err);
+	else
+		rc = ml_promql_eval_range(app->tsdb, e->root, start_ms, end_ms, step_ms, &opts, r,
+					  err);
+	gate_leave();
+	return rc;
 }
 
 static const char *result_type_name(enum ml_value_type t)
@@ -885,9 +1079,13 @@ static void eval_error(struct ml_http_response *resp, int rc, const struct ml_er
 		  err->msg[0] ? err->msg : ml_strerror(rc));
 }
 
-/* Parses query=; NULL after answering 400. */
+/*
+ * Parses query=; NULL after answering 400. /api/v1/query prefixes parse
+ * errors with `invalid parameter "query": `, /api/v1/query_range does not
+ * (Prometheus 2.42's api.go); `prefixed` chooses.
+ */
 static struct ml_promql_expr *parse_query(const struct ml_http_request *req,
-					  struct ml_http_response *resp)
+					  struct ml_http_response *resp, bool prefixed)
 {
 	const char *q = ml_http_param(req, "query");
 	struct ml_err err = {{0}};
@@ -895,10 +1093,13 @@ static struct ml_promql_expr *parse_query(const struct ml_http_request *req,
 		q = "";
 	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
 	if (e == NULL) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "%s%s", prefixed ? "invalid parameter \"query\": " : "",
+			 err.msg);
 		if (err.msg[0] == '\0')
 			api_error(resp, 500, "internal", ml_strerror(ML_ENOMEM));
 		else
-			bad_data(resp, err.msg);
+			bad_data(resp, msg);
 	}
 	return e;
 }
@@ -909,13 +1110,14 @@ void ml_prom_query(const struct ml_http_request *req, struct ml_http_response *r
 	struct ml_promql_expr *e = NULL;
 	struct ml_promql_result *r = NULL;
 	struct ml_err err = {{0}};
-	int64_t t;
-	if (!time_param(req, resp, "time", now_ms(), &t))
+	int64_t t, deadline;
+	/* Prometheus's order: time, timeout, query. */
+	if (!time_param(req, resp, "time", now_ms(), &t) || !query_deadline(req, resp, &deadline))
 		return;
-	e = parse_query(req, resp);
+	e = parse_query(req, resp, true);
 	if (e == NULL)
 		return;
-	int rc = ml_promql_eval_instant(app->tsdb, e->root, t, NULL, &r, &err);
+	int rc = eval_limited(app, e, t, t, 0, deadline, &r, &err);
 	if (rc != 0)
 		eval_error(resp, rc, &err);
 	else
@@ -932,7 +1134,7 @@ void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_respo
 	struct ml_promql_result *r = NULL;
 	struct ml_err err = {{0}};
 	char msg[600];
-	int64_t start, end, step;
+	int64_t start, end, step, step_ns, deadline;
 	const char *s;
 
 	s = ml_http_param(req, "start");
@@ -952,29 +1154,40 @@ void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_respo
 		return;
 	}
 	if (end < start) {
-		bad_data(resp, "end timestamp must not be before start time");
+		bad_data(resp, "invalid parameter \"end\": end timestamp must not be before start time");
 		return;
 	}
 	s = ml_http_param(req, "step");
-	if (s == NULL || parse_step(s, &step) != 0) {
-		snprintf(msg, sizeof(msg),
-			 "invalid parameter \"step\": cannot parse \"%.500s\" to a valid duration",
-			 s ? s : "");
+	char why[400];
+	if (parse_go_duration(s ? s : "", &step_ns, why, sizeof(why)) != 0) {
+		snprintf(msg, sizeof(msg), "invalid parameter \"step\": %s", why);
 		bad_data(resp, msg);
 		return;
 	}
-	if (step <= 0) {
-		bad_data(resp, "zero or negative query resolution step widths are not accepted. "
-			       "Try a positive integer");
+	if (step_ns <= 0) {
+		bad_data(resp, "invalid parameter \"step\": zero or negative query resolution step "
+			       "widths are not accepted. Try a positive integer");
 		return;
 	}
-	/* Prometheus: (end - start) / step > 11000, on durations. */
-	if (((uint64_t)end - (uint64_t)start) / (uint64_t)step > PROM_MAX_POINTS) {
+	/*
+	 * Prometheus: end.Sub(start)/step > 11000, integer division of
+	 * nanosecond durations, i.e. end - start >= 11001 * step.
+	 */
+	double span_ns = ((double)end - (double)start) * 1e6;
+	if (span_ns >= (PROM_MAX_POINTS + 1.0) * (double)step_ns) {
 		bad_data(resp, "exceeded maximum resolution of 11,000 points per timeseries. "
 			       "Try decreasing the query resolution (?step=XX)");
 		return;
 	}
-	e = parse_query(req, resp);
+	if (!query_deadline(req, resp, &deadline))
+		return;
+	/* Prometheus truncates the step to whole milliseconds for evaluation. */
+	step = step_ns / 1000000;
+	if (step == 0) {
+		bad_data(resp, "invalid parameter \"step\": steps under 1ms are not supported");
+		return;
+	}
+	e = parse_query(req, resp, false);
 	if (e == NULL)
 		return;
 	enum ml_value_type t = ml_node_type(e->root);
@@ -986,7 +1199,7 @@ void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_respo
 		bad_data(resp, msg);
 		goto done;
 	}
-	int rc = ml_promql_eval_range(app->tsdb, e->root, start, end, step, NULL, &r, &err);
+	int rc = eval_limited(app, e, start, end, step, deadline, &r, &err);
 	if (rc != 0)
 		eval_error(resp, rc, &err);
 	else
