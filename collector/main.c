@@ -10,6 +10,8 @@
 #include "housekeeping.h"
 #include "http/routes.h"
 #include "http/server.h"
+#include "model/registry.h"
+#include "self_metrics.h"
 #include "ingest/otlp_metrics.h"
 #include "exporters/prom_api.h"
 #include "store/env.h"
@@ -80,9 +82,21 @@ int main(int argc, char **argv)
 
 	ml_log(ML_LOG_INFO, "msg=\"starting meshlens\" version=%s storage_path=%s", MESHLENS_VERSION,
 	       cfg.storage_path);
+	app.self = ml_registry_create();
+	app.derived = ml_registry_create();
+	if (app.self == NULL || app.derived == NULL) {
+		ml_log(ML_LOG_ERROR, "msg=\"out of memory\"");
+		goto out;
+	}
+	if (ml_self_metrics_register(&app, &err) != 0) {
+		ml_log(ML_LOG_ERROR, "msg=\"cannot register self metrics\" err=\"%s\"", err.msg);
+		goto out;
+	}
 	struct ml_store_options sopt = {
 		.path = cfg.storage_path,
 		.max_bytes = cfg.storage_max_bytes,
+		.on_commit = ml_self_on_commit,
+		.hook_ctx = app.self,
 	};
 	app.store = ml_store_open(&sopt, &err);
 	if (app.store == NULL) {
@@ -130,6 +144,8 @@ int main(int argc, char **argv)
 		.routes = ml_routes,
 		.n_routes = ml_routes_count,
 		.ctx = &app,
+		.on_request = ml_self_on_request,
+		.hook_ctx = app.self,
 	};
 	http = ml_http_server_start(&hopt, &err);
 	if (http == NULL) {
@@ -151,6 +167,8 @@ out:
 	ml_tsdb_close(app.tsdb);
 	ml_trace_store_close(app.traces);
 	ml_store_close(app.store);
+	ml_registry_destroy(app.derived);
+	ml_registry_destroy(app.self);
 	if (status == 0)
 		ml_log(ML_LOG_INFO, "msg=\"stopped cleanly\"");
 	return status;

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "exporters/jaeger_api.h"
 #include "exporters/prom_api.h"
+#include "exporters/prom_expo.h"
 #include "exporters/zipkin_api.h"
 #include "http/ui_assets.h"
 #include "ingest/handlers.h"
@@ -130,6 +131,9 @@ const struct ml_route ml_routes[] = {
 	 "Prometheus: exemplars (none stored yet)."},
 	{"GET|POST", "/api/v1/format_query", false, ML_ROLE_READ, ml_prom_format_query,
 	 "Prometheus: PromQL pretty-printed (?query=)."},
+	/* Prometheus scrape */
+	{"GET", "/metrics", false, ML_ROLE_READ, ml_expo_metrics,
+	 "Prometheus scrape: derived mesh metrics and meshlens's own (text 0.0.4 or OpenMetrics, gzip)."},
 	/* web UI */
 	{"GET", "/", false, ML_ROLE_PUBLIC, ui, "The built-in web UI."},
 	{"GET", "/ui/", true, ML_ROLE_PUBLIC, ui, "The web UI's files."},

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define ML_HTTP_MAX_DAEMONS 16
 
@@ -212,7 +213,13 @@ static enum MHD_Result dispatch(struct ml_http_server *srv, struct MHD_Connectio
 		}
 	}
 	req.path_rest = route->prefix ? url + strlen(route->path) : "";
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	route->handler(&req, &resp, srv->opt.ctx);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (srv->opt.on_request != NULL)
+		srv->opt.on_request(srv->opt.hook_ctx, route->path, resp.status,
+				    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	ml_free(body);
 	if (strcmp(method, "HEAD") == 0)
 		ml_buf_clear(&resp.body);

@@ -33,6 +33,13 @@ struct ml_http_options {
 	const struct ml_route *routes;
 	size_t n_routes;
 	void *ctx;                   /* passed to every handler */
+	/*
+	 * Optional, for meshlens's own metrics: called after every request that
+	 * reached a route, with the route's path as in the table ("/api/traces/"
+	 * for a prefix route), the status and the handler's seconds.
+	 */
+	void (*on_request)(void *hook_ctx, const char *route_path, int status, double seconds);
+	void *hook_ctx;
 };
 
 /* Binds every address and starts serving. NULL with a message in err. */

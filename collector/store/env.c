@@ -57,6 +57,8 @@ struct ml_store {
 	pthread_mutex_t dbi_mu;   /* mdb_dbi_open must not run concurrently */
 
 	uint64_t commits, write_ops, commit_ns_total;
+	void (*on_commit)(void *hook_ctx, double seconds, size_t ops);
+	void *hook_ctx;
 };
 
 static uint64_t mono_ns(void)
@@ -159,6 +161,8 @@ static void run_group(struct ml_store *st, struct pending *list)
 	st->write_ops += n;
 	st->commit_ns_total += dt;
 	pthread_mutex_unlock(&st->mu);
+	if (st->on_commit != NULL)
+		st->on_commit(st->hook_ctx, (double)dt / 1e9, n);
 
 finish:
 	if (txn != NULL)
@@ -231,6 +235,8 @@ struct ml_store *ml_store_open(const struct ml_store_options *opt, struct ml_err
 	pthread_cond_init(&st->work_cv, NULL);
 	pthread_cond_init(&st->done_cv, NULL);
 	st->q_max = opt->queue_max ? opt->queue_max : ML_STORE_DEFAULT_QUEUE;
+	st->on_commit = opt->on_commit;
+	st->hook_ctx = opt->hook_ctx;
 	st->path = ml_strndup(opt->path, strlen(opt->path));
 	if (st->path == NULL) {
 		ml_err_set(err, ML_ENOMEM, "store: out of memory");

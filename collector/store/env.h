@@ -32,6 +32,13 @@ struct ml_store_options {
 	uint64_t max_bytes;       /* LMDB map size; 0 = 1 TiB */
 	unsigned max_dbs;         /* named databases; 0 = 64 */
 	size_t queue_max;         /* queued write requests before ML_EFULL (0 = 4096) */
+	/*
+	 * Optional, for meshlens's own metrics: called on the writer thread after
+	 * every successful group commit with the seconds mdb_txn_commit took and
+	 * the write requests it carried. Must not block or write to the store.
+	 */
+	void (*on_commit)(void *hook_ctx, double seconds, size_t ops);
+	void *hook_ctx;
 };
 
 /* Opens (creating if needed) the environment and starts the writer thread. */
