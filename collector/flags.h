@@ -29,6 +29,12 @@ struct ml_config {
 	uint64_t query_timeout_ms;      /* --query.timeout */
 	uint64_t query_max_samples;     /* --query.max-samples */
 	unsigned query_max_concurrency; /* --query.max-concurrency */
+	bool aggregation_disabled;         /* --aggregation.disabled */
+	uint64_t aggregation_interval_ms;  /* --aggregation.interval */
+	const char *aggregation_span_metrics_names; /* --aggregation.span-metrics-names: tempo|otel */
+	uint64_t aggregation_sg_wait_ms;   /* --aggregation.service-graph.wait */
+	uint64_t aggregation_sg_max_edges; /* --aggregation.service-graph.max-edges */
+	uint64_t aggregation_max_series;   /* --aggregation.max-series */
 	bool show_help;
 	bool show_version;
 };
