@@ -287,24 +287,30 @@ const char *ml_self_reason(int s)
 	}
 }
 
+void ml_self_reject(struct ml_registry *self, enum ml_self_kind kind, const char *format,
+                    const char *reason, uint64_t n)
+{
+	if (self == NULL || kind > ML_SELF_SAMPLES || n == 0)
+		return;
+	struct ml_str v[2] = {ml_str_make(format, strlen(format)),
+	                      ml_str_make(reason, strlen(reason))};
+	struct ml_family *f = ml_registry_find(self, rejected_names[kind]);
+	if (f)
+		ml_child_add(ml_family_child(f, v), (double)n);
+}
+
 void ml_self_ingest(struct ml_registry *self, enum ml_self_kind kind, const char *format,
                     uint64_t accepted, uint64_t rejected, int http_status)
 {
 	if (self == NULL || kind > ML_SELF_SAMPLES)
 		return;
-	struct ml_str v[2] = {ml_str_make(format, strlen(format)), {NULL, 0}};
 	if (accepted) {
+		struct ml_str v = ml_str_make(format, strlen(format));
 		struct ml_family *f = ml_registry_find(self, received_names[kind]);
 		if (f)
-			ml_child_add(ml_family_child(f, v), (double)accepted);
+			ml_child_add(ml_family_child(f, &v), (double)accepted);
 	}
-	if (rejected) {
-		const char *reason = ml_self_reason(http_status);
-		v[1] = ml_str_make(reason, strlen(reason));
-		struct ml_family *f = ml_registry_find(self, rejected_names[kind]);
-		if (f)
-			ml_child_add(ml_family_child(f, v), (double)rejected);
-	}
+	ml_self_reject(self, kind, format, ml_self_reason(http_status), rejected);
 }
 
 void ml_self_observe_query(struct ml_registry *self, const char *endpoint, double seconds)

@@ -55,6 +55,12 @@ enum ml_self_kind {
 void ml_self_ingest(struct ml_registry *self, enum ml_self_kind kind, const char *format,
 		    uint64_t accepted, uint64_t rejected, int http_status);
 
+/* Counts n rejected items under meshlens_rejected_*_total{format,reason}
+ * with an explicit reason (the TSDB's "out_of_order", "duplicate",
+ * "invalid_series"). */
+void ml_self_reject(struct ml_registry *self, enum ml_self_kind kind, const char *format,
+		    const char *reason, uint64_t n);
+
 /* "invalid" (400 or a partial success), "too_large" (413), "unsupported"
  * (415), "overloaded" (429, 503), "storage_full" (507), "internal" (other). */
 const char *ml_self_reason(int http_status);

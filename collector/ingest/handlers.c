@@ -11,6 +11,7 @@
 #include "ingest/handlers.h"
 
 #include "app.h"
+#include "self_metrics.h"
 #include "core/log.h"
 #include "ingest/otlp_metrics.h"
 #include "ingest/otlp_trace.h"
@@ -117,12 +118,15 @@ void ml_ingest_otlp_traces(const struct ml_http_request *req, struct ml_http_res
 		rc = ml_err_set(&err, ML_EINVAL, "%s", report.first_reject);
 	if (rc == 0 && batch.n > 0)
 		rc = ml_trace_store_append(app->traces, &batch, &err);
+	const char *format = json ? "otlp_json" : "otlp_proto";
 	if (rc != 0) {
 		int http = status_for(rc);
 		otlp_error(resp, json, http, err.msg);
 		log_reject("otlp", http, err.msg);
+		ml_self_ingest(app->self, ML_SELF_SPANS, format, 0, report.rejected + batch.n, http);
 		return;
 	}
+	ml_self_ingest(app->self, ML_SELF_SPANS, format, batch.n, report.rejected, 200);
 	resp->status = 200;
 	if (json) {
 		resp->content_type = "application/json";
@@ -159,8 +163,10 @@ void ml_ingest_zipkin_spans(const struct ml_http_request *req, struct ml_http_re
 		if (http == 503)
 			ml_http_add_header(resp, "Retry-After", "5");
 		log_reject("zipkin", http, err.msg);
+		ml_self_ingest(app->self, ML_SELF_SPANS, "zipkin", 0, report.rejected + batch.n, http);
 		return;
 	}
+	ml_self_ingest(app->self, ML_SELF_SPANS, "zipkin", batch.n, report.rejected, 400);
 	if (report.rejected > 0) {
 		/*
 		 * Zipkin has no partial success: the valid spans are stored, and the
@@ -195,6 +201,15 @@ static int append_samples(struct ml_app *app, const struct ml_sample_batch *batc
 	return ml_tsdb_append(app->tsdb, batch, report, err);
 }
 
+/* The TSDB's per-sample rejections, by its reasons, in meshlens's own metrics. */
+static void count_tsdb_rejects(struct ml_app *app, enum ml_self_kind kind, const char *format,
+			       const struct ml_tsdb_report *tr)
+{
+	ml_self_reject(app->self, kind, format, "out_of_order", tr->out_of_order);
+	ml_self_reject(app->self, kind, format, "duplicate", tr->duplicate);
+	ml_self_reject(app->self, kind, format, "invalid_series", tr->invalid_series);
+}
+
 void ml_ingest_otlp_metrics(const struct ml_http_request *req, struct ml_http_response *resp,
 			    void *ctx)
 {
@@ -215,12 +230,17 @@ void ml_ingest_otlp_metrics(const struct ml_http_request *req, struct ml_http_re
 						     &report, &err);
 	if (rc == 0)
 		rc = append_samples(app, &batch, &tr, &err);
+	const char *format = json ? "otlp_json" : "otlp_proto";
 	if (rc != 0) {
 		int http = status_for(rc);
 		otlp_error(resp, json, http, err.msg);
 		log_reject("otlp_metrics", http, err.msg);
+		ml_self_ingest(app->self, ML_SELF_POINTS, format, 0, report.accepted + report.rejected,
+			       http);
 		return;
 	}
+	ml_self_ingest(app->self, ML_SELF_POINTS, format, report.accepted, report.rejected, 400);
+	count_tsdb_rejects(app, ML_SELF_POINTS, format, &tr);
 	if (tr.samples_rejected > 0) {
 		/*
 		 * OTLP counts data points; the TSDB counts samples (a histogram
@@ -242,9 +262,11 @@ void ml_ingest_otlp_metrics(const struct ml_http_request *req, struct ml_http_re
 }
 
 /* 204, or 400 naming the first rejected sample (the others were stored). */
-static void samples_done(struct ml_http_response *resp, const char *format,
+static void samples_done(struct ml_app *app, struct ml_http_response *resp, const char *format,
 			 const struct ml_tsdb_report *tr)
 {
+	ml_self_ingest(app->self, ML_SELF_SAMPLES, format, tr->samples_accepted, 0, 204);
+	count_tsdb_rejects(app, ML_SELF_SAMPLES, format, tr);
 	if (tr->samples_rejected > 0) {
 		ml_http_text(resp, 400, "%llu of %llu samples rejected (the others were stored): %s",
 			     (unsigned long long)tr->samples_rejected,
@@ -291,9 +313,10 @@ void ml_ingest_remote_write(const struct ml_http_request *req, struct ml_http_re
 		if (http == 503)
 			ml_http_add_header(resp, "Retry-After", "5");
 		log_reject("remote_write", http, err.msg);
+		ml_self_ingest(app->self, ML_SELF_SAMPLES, "remote_write", 0, batch.n, http);
 		return;
 	}
-	samples_done(resp, "remote_write", &tr);
+	samples_done(app, resp, "remote_write", &tr);
 }
 
 void ml_ingest_prom_text(const struct ml_http_request *req, struct ml_http_response *resp,
@@ -336,7 +359,8 @@ void ml_ingest_prom_text(const struct ml_http_request *req, struct ml_http_respo
 		int http = status_for(rc);
 		ml_http_text(resp, http, "%s", err.msg);
 		log_reject("prometheus_text", http, err.msg);
+		ml_self_ingest(app->self, ML_SELF_SAMPLES, "prometheus_text", 0, batch.n, http);
 		return;
 	}
-	samples_done(resp, "prometheus_text", &tr);
+	samples_done(app, resp, "prometheus_text", &tr);
 }
