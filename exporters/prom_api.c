@@ -32,6 +32,7 @@
 #include "query/matcher.h"
 #include "query/promql_eval.h"
 #include "query/promql_parse.h"
+#include "self_metrics.h"
 #include "store/tsdb.h"
 
 /* Bounds on one request's work. */
@@ -1117,7 +1118,9 @@ void ml_prom_query(const struct ml_http_request *req, struct ml_http_response *r
 	e = parse_query(req, resp, true);
 	if (e == NULL)
 		return;
+	int64_t t0 = mono_ns();
 	int rc = eval_limited(app, e, t, t, 0, deadline, &r, &err);
+	ml_self_observe_query(app->self, "query", (double)(mono_ns() - t0) / 1e9);
 	if (rc != 0)
 		eval_error(resp, rc, &err);
 	else
@@ -1199,7 +1202,9 @@ void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_respo
 		bad_data(resp, msg);
 		goto done;
 	}
+	int64_t t0 = mono_ns();
 	int rc = eval_limited(app, e, start, end, step, deadline, &r, &err);
+	ml_self_observe_query(app->self, "query_range", (double)(mono_ns() - t0) / 1e9);
 	if (rc != 0)
 		eval_error(resp, rc, &err);
 	else
