@@ -10,6 +10,7 @@
  */
 #include "ingest/handlers.h"
 
+#include "aggregate/aggregator.h"
 #include "app.h"
 #include "self_metrics.h"
 #include "core/log.h"
@@ -118,6 +119,8 @@ void ml_ingest_otlp_traces(const struct ml_http_request *req, struct ml_http_res
 		rc = ml_err_set(&err, ML_EINVAL, "%s", report.first_reject);
 	if (rc == 0 && batch.n > 0)
 		rc = ml_trace_store_append(app->traces, &batch, &err);
+	if (rc == 0 && batch.n > 0) /* only acknowledged spans count */
+		ml_aggregator_spans(app->agg, &batch, ml_aggregator_now_ms());
 	const char *format = json ? "otlp_json" : "otlp_proto";
 	if (rc != 0) {
 		int http = status_for(rc);
@@ -157,6 +160,8 @@ void ml_ingest_zipkin_spans(const struct ml_http_request *req, struct ml_http_re
 	int rc = ml_zipkin_decode_json(req->body, req->body_len, &batch, &report, &err);
 	if (rc == 0 && batch.n > 0)
 		rc = ml_trace_store_append(app->traces, &batch, &err);
+	if (rc == 0 && batch.n > 0) /* only acknowledged spans count */
+		ml_aggregator_spans(app->agg, &batch, ml_aggregator_now_ms());
 	if (rc != 0) {
 		int http = status_for(rc);
 		ml_http_text(resp, http, "%s", err.msg);
