@@ -161,6 +161,11 @@ static void put_escaped(struct ml_buf *b, const char *s, size_t n, bool quote)
 	ml_buf_append(b, s + run, n - run);
 }
 
+void ml_expo_put_label_value(struct ml_buf *b, const char *s, size_t n)
+{
+	put_escaped(b, s, n, true);
+}
+
 static void put_double(struct ml_buf *b, double v)
 {
 	char tmp[40];

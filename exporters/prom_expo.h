@@ -42,6 +42,9 @@ const char *ml_expo_content_type(enum ml_expo_format f);
 /* Whether an Accept-Encoding value allows gzip (present with q > 0, or "*"). */
 bool ml_expo_accepts_gzip(const char *accept_encoding);
 
+/* Appends a label value escaped as the text formats want (\\ \" \n). */
+void ml_expo_put_label_value(struct ml_buf *b, const char *s, size_t n);
+
 /* Writes v as Prometheus's clients do into out (at least 32 bytes); returns out. */
 char *ml_expo_format_double(double v, char *out, size_t n);
 

@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "exporters/jaeger_api.h"
+#include "exporters/federate.h"
 #include "exporters/prom_api.h"
 #include "exporters/prom_expo.h"
 #include "exporters/zipkin_api.h"
@@ -134,6 +135,8 @@ const struct ml_route ml_routes[] = {
 	/* Prometheus scrape */
 	{"GET", "/metrics", false, ML_ROLE_READ, ml_expo_metrics,
 	 "Prometheus scrape: derived mesh metrics and meshlens's own (text 0.0.4 or OpenMetrics, gzip)."},
+	{"GET", "/federate", false, ML_ROLE_READ, ml_federate,
+	 "Prometheus federation: latest sample of every series matching match[] (5 m lookback)."},
 	/* web UI */
 	{"GET", "/", false, ML_ROLE_PUBLIC, ui, "The built-in web UI."},
 	{"GET", "/ui/", true, ML_ROLE_PUBLIC, ui, "The web UI's files."},
