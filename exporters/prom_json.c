@@ -1,5 +1,9 @@
 /*
  * prom_json.c - Prometheus HTTP API number formats; see prom_json.h.
+ *
+ * Sample values follow marshalPointJSON in Prometheus 2.42's
+ * web/api/v1/api.go: strconv.AppendFloat(v, 'f', -1, 64), or 'e' when
+ * |v| < 1e-6 or |v| >= 1e21 (and v != 0), as jsoniter does for floats.
  */
 #include "exporters/prom_json.h"
 
@@ -38,6 +42,17 @@ void ml_prom_json_float_text(struct ml_buf *b, double v)
 	int exp = *p == 'e' ? atoi(p + 1) : 0;
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;
+	double a = fabs(v);
+	if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+		/* Go's 'e' form: "d.ddde+XX", at least two exponent digits. */
+		ml_buf_putc(b, digits[0]);
+		if (nd > 1) {
+			ml_buf_putc(b, '.');
+			ml_buf_append(b, digits + 1, nd - 1);
+		}
+		ml_buf_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+		return;
+	}
 	if (exp >= 0) {
 		/* Integer part: the first exp+1 digits, padded with zeros. */
 		for (int i = 0; i <= exp; i++)

@@ -1,0 +1,242 @@
+// promql_conformance.test.mjs - meshlens answers PromQL as Prometheus 2.42
+// does. The same two hours of Istio-, span-metrics- and edge-case-shaped
+// samples (tests/conformance/gen_data.mjs, fixed seed) go into a real
+// Prometheus (promtool tsdb create-blocks-from openmetrics, then
+// prometheus on those blocks with no scrape targets) and into meshlens
+// (POST /api/v1/import/prometheus, in chunks); then every query of
+// tests/conformance/queries.txt runs on both, as instant queries at
+// INSTANT_TIMES and as a range query over RANGE, through /api/v1/query and
+// /api/v1/query_range, and the answers are compared by
+// tests/conformance/compare.mjs. The test fails naming each query that
+// differs, with the difference. Skipped when prometheus or promtool is not
+// installed (PROMETHEUS_BIN / PROMTOOL_BIN override the paths).
+//
+// Environment: CONFORMANCE_FILTER=<regex> runs only the matching queries;
+// CONFORMANCE_VERBOSE=1 prints every query's outcome.
+
+import { describe, before, after, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { startMeshlens, freePort, tempDir, exitProblem } from './lib/meshlens.mjs';
+import { prometheusPath } from './lib/prometheus.mjs';
+import { T0_MS, SPAN_MS, buildSeries, openMetricsText, chunkOpenMetrics } from '../conformance/gen_data.mjs';
+import { compareAnswers } from '../conformance/compare.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const QUERIES_FILE = path.join(here, '..', 'conformance', 'queries.txt');
+
+const T0 = T0_MS / 1000;
+const END = (T0_MS + SPAN_MS) / 1000;
+// Instant queries: inside the data off the scrape grid, and just after the
+// end (within the 5 m lookback of the last samples for most series).
+const INSTANT_TIMES = [T0 + 47 * 60 + 13.25, END + 4 * 60];
+// Range queries: from before the first sample to after the lookback of the
+// last one, one point a minute (131 points).
+const RANGE = { start: T0 - 120, end: END + 480, step: 60 };
+// Upload bodies well under meshlens's 16 MiB request limit.
+const CHUNK_BYTES = 4 << 20;
+// Queries in flight at once on each server (2 cores shared with the servers).
+const PARALLEL = 2;
+
+const promtoolPath = () => {
+  const bin = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
+  return existsSync(bin) ? bin : null;
+};
+const skip = !prometheusPath() || !promtoolPath() ? 'prometheus or promtool is not installed' : false;
+
+/** The queries of queries.txt, and the lines excluded with "#skip". */
+function loadQueries() {
+  const queries = [];
+  const skipped = [];
+  for (const raw of readFileSync(QUERIES_FILE, 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('#skip')) skipped.push(line);
+    if (!line || line.startsWith('#')) continue;
+    queries.push(line);
+  }
+  const filter = process.env.CONFORMANCE_FILTER ? new RegExp(process.env.CONFORMANCE_FILTER) : null;
+  return { queries: filter ? queries.filter((q) => filter.test(q)) : queries, skipped };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Prometheus serving the blocks in `dataDir` (no scrape targets). */
+async function startPrometheusOn(dataDir, cfgDir) {
+  const cfg = path.join(cfgDir, 'prometheus.yml');
+  await writeFile(cfg, 'global:\n  scrape_interval: 15s\n');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let log = '';
+  let exit = null;
+  const child = spawn(
+    prometheusPath(),
+    [`--config.file=${cfg}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=100y'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const keep = (c) => {
+    log = (log + c.toString('utf8')).slice(-65536);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exit = { code, signal }))));
+  process.on('exit', () => child.kill('SIGKILL'));
+  const handle = {
+    url,
+    async stop() {
+      if (exit) return exit;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      const r = await exited;
+      clearTimeout(timer);
+      return r;
+    },
+  };
+  for (let i = 0; i < 300 && !exit; i++) {
+    try {
+      const r = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return handle;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  await handle.stop();
+  throw new Error(`prometheus was not ready (${JSON.stringify(exit)})\n${log.slice(-4000)}`);
+}
+
+/** GET <base><path>?params, as {status, body (JSON or null), text}. */
+async function query(base, apiPath, params) {
+  const r = await fetch(`${base}${apiPath}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(120000) });
+  const text = await r.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // compareAnswers reports the missing JSON
+  }
+  return { status: r.status, body, text };
+}
+
+/** Runs fn over items with at most n in flight, keeping the result order. */
+async function pool(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: n }, worker));
+  return out;
+}
+
+describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data', { skip }, () => {
+  let prom;
+  let mesh;
+  let nSamples = 0;
+
+  before(async () => {
+    const dir = await tempDir('meshlens-conf-');
+    const series = buildSeries();
+    const text = openMetricsText(series);
+    nSamples = text.split('\n').length - 2;
+    const omFile = path.join(dir, 'data.om');
+    await writeFile(omFile, text);
+    const promData = path.join(dir, 'prom');
+    await promisify(execFile)(promtoolPath(), ['tsdb', 'create-blocks-from', 'openmetrics', omFile, promData], {
+      maxBuffer: 16 << 20,
+    });
+    [prom, mesh] = await Promise.all([
+      startPrometheusOn(promData, dir),
+      // The data is from 2024: keep it whatever the machine's clock says.
+      startMeshlens({ args: ['--storage.retention=36500d', '--log.level=info'] }),
+    ]);
+    for (const body of chunkOpenMetrics(text, CHUNK_BYTES)) {
+      const r = await fetch(`${mesh.url}/api/v1/import/prometheus`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/openmetrics-text; version=1.0.0; charset=utf-8' },
+        body,
+      });
+      const answer = await r.text();
+      assert.equal(r.status, 204, `import answered ${r.status}: ${answer}\n${mesh.tail(20)}`);
+    }
+  });
+
+  after(async () => {
+    if (prom) await prom.stop();
+    if (mesh) {
+      const result = await mesh.cleanup();
+      assert.equal(exitProblem(mesh, result), null);
+    }
+  });
+
+  it('both hold every sample of the data set', async () => {
+    // Per metric name: count_over_time drops the name, and series such as
+    // x_sum and x_count differ only in it.
+    const names = [...new Set(buildSeries().map((s) => s.labels.__name__))];
+    let promTotal = 0;
+    let meshTotal = 0;
+    for (const name of names) {
+      const q = { query: `sum(count_over_time({__name__="${name}"}[3h]))`, time: String(END + 60) };
+      const [p, m] = await Promise.all([query(prom.url, '/api/v1/query', q), query(mesh.url, '/api/v1/query', q)]);
+      const pv = p.body?.data?.result?.[0]?.value?.[1];
+      assert.equal(m.body?.data?.result?.[0]?.value?.[1], pv, `${name}: meshlens ${m.text}, Prometheus ${p.text}`);
+      promTotal += Number(pv);
+      meshTotal += Number(m.body.data.result[0].value[1]);
+    }
+    assert.equal(promTotal, nSamples, 'Prometheus holds every sample');
+    assert.equal(meshTotal, nSamples, 'meshlens holds every sample');
+  });
+
+  it('answers every query of the corpus as Prometheus does (instant and range)', async () => {
+    const { queries, skipped } = loadQueries();
+    const cases = [];
+    for (const q of queries) {
+      for (const t of INSTANT_TIMES) cases.push({ q, kind: `instant @${t}`, api: '/api/v1/query', params: { query: q, time: String(t) } });
+      cases.push({
+        q,
+        kind: `range ${RANGE.start}..${RANGE.end} step ${RANGE.step}`,
+        api: '/api/v1/query_range',
+        range: true,
+        params: { query: q, start: String(RANGE.start), end: String(RANGE.end), step: String(RANGE.step) },
+      });
+    }
+    const started = Date.now();
+    const results = await pool(cases, PARALLEL, async (c) => {
+      const [p, m] = await Promise.all([query(prom.url, c.api, c.params), query(mesh.url, c.api, c.params)]);
+      const diffs = compareAnswers(c.q, m, p, { range: c.range });
+      if (process.env.CONFORMANCE_VERBOSE) console.log(`${diffs.length ? 'DIFF' : 'ok  '} ${c.kind} ${c.q}`);
+      return { ...c, diffs, promError: p.body?.status === 'error' };
+    });
+    const failedQueries = new Map();
+    for (const r of results) {
+      if (!r.diffs.length) continue;
+      if (!failedQueries.has(r.q)) failedQueries.set(r.q, []);
+      failedQueries.get(r.q).push(r);
+    }
+    const nErr = new Set(results.filter((r) => r.promError).map((r) => r.q)).size;
+    const lines = [
+      `${queries.length - failedQueries.size}/${queries.length} queries equal (${cases.length} requests to each server, ` +
+        `${nErr} queries where Prometheus answers an error, ${skipped.length} excluded) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    ];
+    for (const [q, rs] of failedQueries) {
+      lines.push(`\nQUERY ${q}`);
+      for (const r of rs) {
+        lines.push(`  ${r.kind}:`);
+        for (const d of r.diffs.slice(0, 8)) lines.push(`    ${d}`);
+        if (r.diffs.length > 8) lines.push(`    ... ${r.diffs.length - 8} more differences`);
+      }
+    }
+    console.log(lines.join('\n'));
+    assert.equal(failedQueries.size, 0, `${failedQueries.size} queries differ from Prometheus:\n${lines.join('\n')}`);
+  });
+});
+
