@@ -47,6 +47,13 @@ void ml_prom_api_set_config(const struct ml_config *cfg)
 	g_config = cfg;
 }
 
+int64_t ml_prom_api_lookback_ms(void)
+{
+	if (g_config != NULL && g_config->query_lookback_ms > 0)
+		return (int64_t)g_config->query_lookback_ms;
+	return 5 * 60 * 1000;
+}
+
 /* ---------------------------------------------------------------------------
  * Envelope
  */

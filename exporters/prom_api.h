@@ -4,8 +4,9 @@
  * rules/alerts/exemplars placeholders, format_query), and the two query
  * endpoints that hand PromQL to the evaluator (query/promql_eval.h).
  *
- * Every handler takes ctx = struct ml_app *, accepts GET and POST (query
- * parameters and form bodies both arrive in req->params) and answers with
+ * Every handler takes ctx = struct ml_app *, accepts GET (and POST where
+ * Prometheus does: query parameters and form bodies both arrive in
+ * req->params) and answers with
  * Prometheus's JSON envelope: {"status":"success","data":...} or
  * {"status":"error","errorType":"bad_data","error":"..."} with 400
  * (bad_data), 422 (execution), 503 (timeout) or 500 (internal).
@@ -28,19 +29,33 @@ struct ml_config;
  */
 void ml_prom_api_set_config(const struct ml_config *cfg);
 
-/* GET|POST /api/v1/query?query=&time=  (instant query; time defaults to now) */
+/*
+ * --query.lookback-delta in ms (5 minutes before ml_prom_api_set_config or
+ * with NULL), for every reader that picks "the latest sample" as PromQL does
+ * (/federate, as in Prometheus).
+ */
+int64_t ml_prom_api_lookback_ms(void);
+
+/*
+ * The two query endpoints run under the --query.* limits: at most
+ * --query.max-concurrency evaluations at once (others wait for a slot until
+ * their deadline: 503 "query timed out in query queue"), a deadline of
+ * --query.timeout lowered by the timeout= parameter (Prometheus duration or
+ * float seconds), --query.lookback-delta and --query.max-samples.
+ */
+/* GET|POST /api/v1/query?query=&time=&timeout=  (instant query; time defaults to now) */
 void ml_prom_query(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
-/* GET|POST /api/v1/query_range?query=&start=&end=&step=  (step: seconds or a Prometheus duration) */
+/* GET|POST /api/v1/query_range?query=&start=&end=&step=&timeout=  (step: seconds or a duration) */
 void ml_prom_query_range(const struct ml_http_request *req, struct ml_http_response *resp,
 			 void *ctx);
 /* GET|POST /api/v1/series?match[]=&start=&end= */
 void ml_prom_series(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
 /* GET|POST /api/v1/labels?match[]=&start=&end=&limit= */
 void ml_prom_labels(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
-/* GET|POST /api/v1/label/<name>/values (prefix route "/api/v1/label/") */
+/* GET /api/v1/label/<name>/values (prefix route "/api/v1/label/") */
 void ml_prom_label_values(const struct ml_http_request *req, struct ml_http_response *resp,
 			  void *ctx);
-/* GET|POST /api/v1/metadata?metric=&limit= */
+/* GET /api/v1/metadata?metric=&limit= */
 void ml_prom_metadata(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
 /* GET /api/v1/status/buildinfo */
 void ml_prom_buildinfo(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
