@@ -67,7 +67,7 @@ static inline void fx_attr(struct ml_span_batch *b, struct ml_span *s, const cha
 
 struct fx_find {
 	const char *family;
-	const char *const *values; /* NULL: any child (sums all) */
+	const char *const *values; /* NULL: any child; a NULL value: any value (sums them) */
 	size_t bucket;             /* histogram: which cumulative bucket to report */
 	int found;
 	double value, sum, bucket_value;
@@ -82,7 +82,7 @@ static inline int fx_find_visit(void *ctx, const struct ml_family_desc *f,
 		return 0;
 	if (q->values != NULL)
 		for (size_t i = 0; i < f->n_labels; i++)
-			if (!ml_str_eq_cstr(v->label_values[i], q->values[i]))
+			if (q->values[i] != NULL && !ml_str_eq_cstr(v->label_values[i], q->values[i]))
 				return 0;
 	q->found++;
 	q->value += v->value;
