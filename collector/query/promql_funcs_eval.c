@@ -108,10 +108,11 @@ static int extrapolated_rate(const struct window *w, double *out, bool *ok, bool
 	double interval = sampled;
 	interval += to_start < threshold ? to_start : avg / 2;
 	interval += to_end < threshold ? to_end : avg / 2;
-	result = result * (interval / sampled);
+	/* One factor, as 2.42 computes it (the rounding differs otherwise). */
+	double factor = interval / sampled;
 	if (rate)
-		result = result / ((double)w->range / 1000);
-	*out = result;
+		factor /= (double)w->range / 1000;
+	*out = result * factor;
 	*ok = true;
 	return 0;
 }
@@ -845,6 +846,9 @@ static int cmp_bucket(const void *x, const void *y)
 /* Prometheus 2.42's bucketQuantile. */
 static double bucket_quantile(double q, struct bucket *b, size_t n)
 {
+	/* Without this, rank = NaN * obs would pick the last finite bound. */
+	if (isnan(q))
+		return NAN;
 	if (q < 0)
 		return -INFINITY;
 	if (q > 1)

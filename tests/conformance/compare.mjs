@@ -32,7 +32,7 @@ function num(s) {
  * Two texts of the same double must also be the same text: Prometheus's
  * number format is part of the API.
  */
-export function valuesEqual(a, e) {
+export function valuesEqual(a, e, stats) {
   if (a === e) return true;
   const x = num(a);
   const y = num(e);
@@ -40,7 +40,9 @@ export function valuesEqual(a, e) {
   if (x === y) return false; // same number, other text
   if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
   if (Number.isSafeInteger(y) && Number.isSafeInteger(x)) return false;
-  return Math.abs(x - y) <= REL_TOL * Math.max(Math.abs(x), Math.abs(y));
+  const ok = Math.abs(x - y) <= REL_TOL * Math.max(Math.abs(x), Math.abs(y));
+  if (ok && stats) stats.approx++;
+  return ok;
 }
 
 /** Canonical text of a label set: sorted name="value" pairs. */
@@ -55,20 +57,20 @@ export function labelKey(metric) {
   );
 }
 
-function pointsDiff(key, got, exp) {
+function pointsDiff(key, got, exp, stats) {
   const diffs = [];
   if (got.length !== exp.length) diffs.push(`${key}: ${got.length} points, Prometheus has ${exp.length}`);
   const byT = new Map(got.map((p) => [p[0], p[1]]));
   for (const [t, v] of exp) {
     if (!byT.has(t)) diffs.push(`${key} @${t}: missing (Prometheus: ${v})`);
-    else if (!valuesEqual(byT.get(t), v)) diffs.push(`${key} @${t}: ${byT.get(t)}, Prometheus: ${v}`);
+    else if (!valuesEqual(byT.get(t), v, stats)) diffs.push(`${key} @${t}: ${byT.get(t)}, Prometheus: ${v}`);
     byT.delete(t);
   }
   for (const [t, v] of byT) diffs.push(`${key} @${t}: ${v}, Prometheus has no point`);
   return diffs;
 }
 
-function seriesDiff(got, exp, pointsOf) {
+function seriesDiff(got, exp, pointsOf, stats) {
   const diffs = [];
   const g = new Map();
   for (const s of got) {
@@ -84,7 +86,7 @@ function seriesDiff(got, exp, pointsOf) {
       diffs.push(`missing series ${k} (Prometheus: ${JSON.stringify(pointsOf(s)).slice(0, 200)})`);
       continue;
     }
-    diffs.push(...pointsDiff(k, pointsOf(g.get(k)), pointsOf(s)));
+    diffs.push(...pointsDiff(k, pointsOf(g.get(k)), pointsOf(s), stats));
   }
   for (const [k, s] of g) {
     if (!seen.has(k)) diffs.push(`extra series ${k} (meshlens: ${JSON.stringify(pointsOf(s)).slice(0, 200)})`);
@@ -99,9 +101,10 @@ export function isSorted(query) {
 
 /**
  * Compares two answers {status (HTTP), body (parsed JSON)}. Returns a list
- * of differences, empty when they agree.
+ * of differences, empty when they agree. stats.approx (when given) counts
+ * the values that agree only within the tolerance.
  */
-export function compareAnswers(query, got, exp, { compareErrorText = false, range = false } = {}) {
+export function compareAnswers(query, got, exp, { compareErrorText = false, range = false, stats = null } = {}) {
   const diffs = [];
   const gb = got.body;
   const eb = exp.body;
@@ -122,11 +125,11 @@ export function compareAnswers(query, got, exp, { compareErrorText = false, rang
     case 'scalar':
     case 'string':
       if (gd.result[0] !== ed.result[0]) diffs.push(`time ${gd.result[0]}, Prometheus: ${ed.result[0]}`);
-      if (ed.resultType === 'string' ? gd.result[1] !== ed.result[1] : !valuesEqual(gd.result[1], ed.result[1]))
+      if (ed.resultType === 'string' ? gd.result[1] !== ed.result[1] : !valuesEqual(gd.result[1], ed.result[1], stats))
         diffs.push(`value ${gd.result[1]}, Prometheus: ${ed.result[1]}`);
       break;
     case 'vector':
-      diffs.push(...seriesDiff(gd.result, ed.result, (s) => [s.value]));
+      diffs.push(...seriesDiff(gd.result, ed.result, (s) => [s.value], stats));
       if (!diffs.length && isSorted(query)) {
         const gv = gd.result.map((s) => s.value[1]);
         const ev = ed.result.map((s) => s.value[1]);
@@ -134,7 +137,7 @@ export function compareAnswers(query, got, exp, { compareErrorText = false, rang
       }
       break;
     case 'matrix':
-      diffs.push(...seriesDiff(gd.result, ed.result, (s) => s.values));
+      diffs.push(...seriesDiff(gd.result, ed.result, (s) => s.values, stats));
       if (!diffs.length && range) {
         const gk = gd.result.map((s) => labelKey(s.metric));
         const ek = ed.result.map((s) => labelKey(s.metric));
