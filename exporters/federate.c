@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "core/arena.h"
+#include "exporters/prom_api.h"
 #include "exporters/prom_expo.h"
 #include "model/labels.h"
 #include "model/sample.h"
@@ -141,8 +142,8 @@ void ml_federate_at(const struct ml_http_request *req, struct ml_http_response *
 		}
 		for (size_t j = 0; j < nm; j++)
 			pm[j] = &vs->u.vs.matchers[j];
-		rc = ml_tsdb_select(app->tsdb, pm, nm, now_ms - ML_FEDERATE_LOOKBACK_MS, now_ms, 0,
-		                    &set, &err);
+		rc = ml_tsdb_select(app->tsdb, pm, nm, now_ms - ml_prom_api_lookback_ms(), now_ms,
+		                    0, &set, &err);
 		if (rc == ML_EINVAL) {
 			ml_http_text(resp, 400, "invalid match[] %.300s: %s", q[i], err.msg);
 			goto out;

@@ -1,8 +1,8 @@
 /*
  * federate.h - GET /federate?match[]=..., as Prometheus serves it for
  * hierarchical set-ups: the latest sample of every series that any match[]
- * selector selects, looked back at most 5 minutes (Prometheus's default
- * lookback delta), in the text format 0.0.4 with timestamps.
+ * selector selects, looked back at most --query.lookback-delta (5 minutes
+ * by default, as Prometheus), in the text format 0.0.4 with timestamps.
  *
  * Output is grouped by metric name (names sorted, series in label order
  * within a name), each group opened by "# TYPE <name> <type>": the type is
@@ -17,9 +17,6 @@
 #include <stdint.h>
 
 #include "http/router.h"
-
-/* Prometheus's default --query.lookback-delta. */
-#define ML_FEDERATE_LOOKBACK_MS (5 * 60 * 1000)
 
 /* GET /federate; ctx is struct ml_app (uses app->tsdb). */
 void ml_federate(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
