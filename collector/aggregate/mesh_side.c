@@ -22,6 +22,7 @@
  * Cost: one pass over the resource's and the span's attributes matching keys
  * against a small table, a few string splits, one allocation.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -102,53 +103,77 @@ struct key_def {
 	uint8_t id;
 };
 
-#define KEY(s, id) {(s), sizeof(s) - 1, (id)}
+#define KEY(s, id)                                                                                 \
+	{                                                                                          \
+		(s), sizeof(s) - 1, (id)                                                           \
+	}
 static const struct key_def keys[] = {
-	KEY("istio.canonical_service", K_ISTIO_CANONICAL_SERVICE),
-	KEY("istio.canonical_revision", K_ISTIO_CANONICAL_REVISION),
-	KEY("istio.namespace", K_ISTIO_NAMESPACE),
-	KEY("istio.cluster_id", K_ISTIO_CLUSTER_ID),
-	KEY("node_id", K_NODE_ID),
-	KEY("component", K_COMPONENT),
-	KEY("upstream_cluster", K_UPSTREAM_CLUSTER),
-	KEY("upstream_cluster.name", K_UPSTREAM_CLUSTER_NAME),
-	KEY("http.status_code", K_HTTP_STATUS_CODE),
-	KEY("response_flags", K_RESPONSE_FLAGS),
-	KEY("request_size", K_REQUEST_SIZE),
-	KEY("response_size", K_RESPONSE_SIZE),
-	KEY("grpc.status_code", K_GRPC_STATUS_CODE),
-	KEY("peer.address", K_PEER_ADDRESS),
-	KEY("http.protocol", K_HTTP_PROTOCOL),
-	KEY("http.url", K_HTTP_URL),
-	KEY("http.method", K_HTTP_METHOD),
-	KEY("service.namespace", K_SERVICE_NAMESPACE),
-	KEY("service.version", K_SERVICE_VERSION),
-	KEY("k8s.namespace.name", K_K8S_NAMESPACE),
-	KEY("k8s.deployment.name", K_K8S_DEPLOYMENT),
-	KEY("k8s.statefulset.name", K_K8S_STATEFULSET),
-	KEY("k8s.daemonset.name", K_K8S_DAEMONSET),
-	KEY("k8s.cronjob.name", K_K8S_CRONJOB),
-	KEY("k8s.job.name", K_K8S_JOB),
-	KEY("k8s.replicaset.name", K_K8S_REPLICASET),
-	KEY("k8s.pod.name", K_K8S_POD),
-	KEY("k8s.pod.ip", K_K8S_POD_IP),
-	KEY("k8s.cluster.name", K_K8S_CLUSTER),
-	KEY("http.response.status_code", K_HTTP_RESPONSE_STATUS_CODE),
-	KEY("http.request.method", K_HTTP_REQUEST_METHOD),
-	KEY("url.full", K_URL_FULL),
-	KEY("rpc.system", K_RPC_SYSTEM),
-	KEY("rpc.grpc.status_code", K_RPC_GRPC_STATUS_CODE),
-	KEY("server.address", K_SERVER_ADDRESS),
-	KEY("net.peer.name", K_NET_PEER_NAME),
-	KEY("peer.service", K_PEER_SERVICE),
-	KEY("network.protocol.name", K_NETWORK_PROTOCOL_NAME),
-	KEY("network.peer.address", K_NETWORK_PEER_ADDRESS),
-	KEY("http.request.body.size", K_HTTP_REQUEST_BODY_SIZE),
-	KEY("http.response.body.size", K_HTTP_RESPONSE_BODY_SIZE),
-	KEY("http.request_content_length", K_HTTP_REQUEST_CONTENT_LENGTH),
-	KEY("http.response_content_length", K_HTTP_RESPONSE_CONTENT_LENGTH),
+    KEY("istio.canonical_service", K_ISTIO_CANONICAL_SERVICE),
+    KEY("istio.canonical_revision", K_ISTIO_CANONICAL_REVISION),
+    KEY("istio.namespace", K_ISTIO_NAMESPACE),
+    KEY("istio.cluster_id", K_ISTIO_CLUSTER_ID),
+    KEY("node_id", K_NODE_ID),
+    KEY("component", K_COMPONENT),
+    KEY("upstream_cluster", K_UPSTREAM_CLUSTER),
+    KEY("upstream_cluster.name", K_UPSTREAM_CLUSTER_NAME),
+    KEY("http.status_code", K_HTTP_STATUS_CODE),
+    KEY("response_flags", K_RESPONSE_FLAGS),
+    KEY("request_size", K_REQUEST_SIZE),
+    KEY("response_size", K_RESPONSE_SIZE),
+    KEY("grpc.status_code", K_GRPC_STATUS_CODE),
+    KEY("peer.address", K_PEER_ADDRESS),
+    KEY("http.protocol", K_HTTP_PROTOCOL),
+    KEY("http.url", K_HTTP_URL),
+    KEY("http.method", K_HTTP_METHOD),
+    KEY("service.namespace", K_SERVICE_NAMESPACE),
+    KEY("service.version", K_SERVICE_VERSION),
+    KEY("k8s.namespace.name", K_K8S_NAMESPACE),
+    KEY("k8s.deployment.name", K_K8S_DEPLOYMENT),
+    KEY("k8s.statefulset.name", K_K8S_STATEFULSET),
+    KEY("k8s.daemonset.name", K_K8S_DAEMONSET),
+    KEY("k8s.cronjob.name", K_K8S_CRONJOB),
+    KEY("k8s.job.name", K_K8S_JOB),
+    KEY("k8s.replicaset.name", K_K8S_REPLICASET),
+    KEY("k8s.pod.name", K_K8S_POD),
+    KEY("k8s.pod.ip", K_K8S_POD_IP),
+    KEY("k8s.cluster.name", K_K8S_CLUSTER),
+    KEY("http.response.status_code", K_HTTP_RESPONSE_STATUS_CODE),
+    KEY("http.request.method", K_HTTP_REQUEST_METHOD),
+    KEY("url.full", K_URL_FULL),
+    KEY("rpc.system", K_RPC_SYSTEM),
+    KEY("rpc.grpc.status_code", K_RPC_GRPC_STATUS_CODE),
+    KEY("server.address", K_SERVER_ADDRESS),
+    KEY("net.peer.name", K_NET_PEER_NAME),
+    KEY("peer.service", K_PEER_SERVICE),
+    KEY("network.protocol.name", K_NETWORK_PROTOCOL_NAME),
+    KEY("network.peer.address", K_NETWORK_PEER_ADDRESS),
+    KEY("http.request.body.size", K_HTTP_REQUEST_BODY_SIZE),
+    KEY("http.response.body.size", K_HTTP_RESPONSE_BODY_SIZE),
+    KEY("http.request_content_length", K_HTTP_REQUEST_CONTENT_LENGTH),
+    KEY("http.response_content_length", K_HTTP_RESPONSE_CONTENT_LENGTH),
 };
 #undef KEY
+
+/*
+ * keys[] indexed by key length (built once): an attribute's key is compared
+ * only with the few known keys of its length.
+ */
+#define KEY_LEN_MAX 32
+static uint8_t by_len_start[KEY_LEN_MAX + 2];
+static uint8_t by_len[sizeof(keys) / sizeof(keys[0])];
+static pthread_once_t by_len_once = PTHREAD_ONCE_INIT;
+
+static void by_len_build(void)
+{
+	size_t n = 0;
+	for (size_t len = 0; len <= KEY_LEN_MAX; len++) {
+		by_len_start[len] = (uint8_t)n;
+		for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			if (keys[j].len == len)
+				by_len[n++] = (uint8_t)j;
+	}
+	by_len_start[KEY_LEN_MAX + 1] = (uint8_t)n;
+}
 
 /* The attributes found, by key; a span attribute wins over a resource one. */
 struct found {
@@ -162,10 +187,12 @@ static void collect(struct found *fd, const struct ml_attrs *as)
 		struct ml_str k = as->items[i].key;
 		if (k.n > 5 && memcmp(k.p, "grpc.", 5) == 0)
 			fd->grpc_tag = true;
-		for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++) {
-			if (keys[j].len == k.n && keys[j].name[0] == k.p[0] &&
-			    memcmp(keys[j].name, k.p, k.n) == 0) {
-				fd->a[keys[j].id] = &as->items[i];
+		if (k.n > KEY_LEN_MAX)
+			continue;
+		for (size_t j = by_len_start[k.n]; j < by_len_start[k.n + 1]; j++) {
+			const struct key_def *kd = &keys[by_len[j]];
+			if (kd->name[0] == k.p[0] && memcmp(kd->name, k.p, k.n) == 0) {
+				fd->a[kd->id] = &as->items[i];
 				break;
 			}
 		}
@@ -294,7 +321,8 @@ static struct ml_str num(struct scratch *sc, uint64_t v)
  * e.g. "sidecar~10.44.0.12~reviews-v2-5f9dbcd669-x7k2p.default~default.svc.cluster.local"
  * (type "router" for gateways). Sets what it finds; leaves the rest empty.
  */
-static void parse_node_id(struct ml_str id, struct ml_str *ip, struct ml_str *pod, struct ml_str *ns)
+static void parse_node_id(struct ml_str id, struct ml_str *ip, struct ml_str *pod,
+                          struct ml_str *ns)
 {
 	struct ml_str part[4];
 	size_t np = 0, start = 0;
@@ -401,7 +429,8 @@ static struct ml_str strip_port(struct ml_str h)
 		return e ? ml_str_make(h.p + 1, (size_t)(e - h.p) - 1) : h;
 	}
 	const char *c = str_rchr(h, ':');
-	if (c != NULL && str_chr(h, ':') == c && all_digits(ml_str_make(c + 1, h.n - (size_t)(c - h.p) - 1)))
+	if (c != NULL && str_chr(h, ':') == c &&
+	    all_digits(ml_str_make(c + 1, h.n - (size_t)(c - h.p) - 1)))
 		return ml_str_make(h.p, (size_t)(c - h.p));
 	return h;
 }
@@ -454,7 +483,8 @@ struct dest {
  * FQDN Istio reports (cluster domain cluster.local assumed); an IP or any
  * other host is reported as is, its namespace unknown.
  */
-static void classify_host(struct scratch *sc, struct ml_str host, struct ml_str local_ns, struct dest *d)
+static void classify_host(struct scratch *sc, struct ml_str host, struct ml_str local_ns,
+                          struct dest *d)
 {
 	const char *dot1 = str_chr(host, '.');
 	if (host.n == 0)
@@ -521,12 +551,14 @@ static bool is_unknown_service(struct ml_str s)
 }
 
 /* The destination as a client side sees it (Envoy's upstream_cluster, then OTel). */
-static void client_dest(struct scratch *sc, const struct found *fd, struct ml_str local_ns, struct dest *d)
+static void client_dest(struct scratch *sc, const struct found *fd, struct ml_str local_ns,
+                        struct dest *d)
 {
 	struct ml_str uc = first(text(fd, K_UPSTREAM_CLUSTER), text(fd, K_UPSTREAM_CLUSTER_NAME));
 	struct ml_str host = {"", 0};
 	if (uc.n > 0) {
-		/* "outbound|9080|v2|reviews.default.svc.cluster.local": direction|port|subset|host */
+		/* "outbound|9080|v2|reviews.default.svc.cluster.local": direction|port|subset|host
+		 */
 		const char *bar = str_rchr(uc, '|');
 		if (bar != NULL && str_has_prefix(uc, "outbound|", 9)) {
 			host = ml_str_make(bar + 1, uc.n - (size_t)(bar - uc.p) - 1);
@@ -536,8 +568,10 @@ static void client_dest(struct scratch *sc, const struct found *fd, struct ml_st
 			 * service after the cluster and takes the host from the request.
 			 */
 			struct dest h = {{0}, {0}, {0}};
-			classify_host(sc, first(url_host(text(fd, K_HTTP_URL)), url_host(text(fd, K_URL_FULL))),
-				      local_ns, &h);
+			classify_host(
+			    sc,
+			    first(url_host(text(fd, K_HTTP_URL)), url_host(text(fd, K_URL_FULL))),
+			    local_ns, &h);
 			d->service = h.service;
 			d->name = uc;
 			return;
@@ -559,7 +593,7 @@ static void client_dest(struct scratch *sc, const struct found *fd, struct ml_st
  * then, as Istio does without a host, the canonical service.
  */
 static bool server_dest(struct scratch *sc, const struct ml_span *s, const struct found *fd,
-			struct ml_str local_ns, struct ml_str canonical, struct dest *d)
+                        struct ml_str local_ns, struct ml_str canonical, struct dest *d)
 {
 	bool guess = false;
 	struct ml_str host = span_name_host(s->name);
@@ -589,6 +623,7 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 		return NULL;
 	bool client = s->kind == ML_SPAN_KIND_CLIENT || s->kind == ML_SPAN_KIND_PRODUCER;
 
+	pthread_once(&by_len_once, by_len_build);
 	struct found fd;
 	memset(&fd, 0, sizeof(fd));
 	if (s->resource != NULL)
@@ -605,7 +640,7 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 	if (has(&fd, K_NODE_ID))
 		parse_node_id(text(&fd, K_NODE_ID), &ip, &pod, &node_ns);
 	bool proxy = has(&fd, K_NODE_ID) || has(&fd, K_ISTIO_CANONICAL_SERVICE) ||
-		     has(&fd, K_ISTIO_NAMESPACE) || ml_str_eq_cstr(text(&fd, K_COMPONENT), "proxy");
+	             has(&fd, K_ISTIO_NAMESPACE) || ml_str_eq_cstr(text(&fd, K_COMPONENT), "proxy");
 
 	struct ml_str ns = first(text(&fd, K_ISTIO_NAMESPACE), node_ns);
 	ns = first(ns, text(&fd, K_K8S_NAMESPACE));
@@ -644,25 +679,29 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 	v[ML_MESH_PRINCIPAL] = unknown;
 	v[ML_MESH_APP] = first(local, icanon);
 	v[ML_MESH_CANONICAL_SERVICE] = first(first(icanon, local), wl);
-	v[ML_MESH_VERSION] = ml_str_eq_cstr(irev, "latest") ? text(&fd, K_SERVICE_VERSION)
-							     : first(irev, text(&fd, K_SERVICE_VERSION));
-	v[ML_MESH_CANONICAL_REVISION] = first(first(irev, text(&fd, K_SERVICE_VERSION)), ML_STR("latest"));
+	v[ML_MESH_VERSION] = ml_str_eq_cstr(irev, "latest")
+	                         ? text(&fd, K_SERVICE_VERSION)
+	                         : first(irev, text(&fd, K_SERVICE_VERSION));
+	v[ML_MESH_CANONICAL_REVISION] =
+	    first(first(irev, text(&fd, K_SERVICE_VERSION)), ML_STR("latest"));
 	v[ML_MESH_CLUSTER] = first(text(&fd, K_ISTIO_CLUSTER_ID), text(&fd, K_K8S_CLUSTER));
 
 	/* Protocol: Envoy tags grpc.* only on gRPC requests; OTel says rpc.system. */
 	bool grpc = fd.grpc_tag || ml_str_eq_cstr(text(&fd, K_RPC_SYSTEM), "grpc");
 	bool http = has(&fd, K_HTTP_STATUS_CODE) || has(&fd, K_HTTP_RESPONSE_STATUS_CODE) ||
-		    has(&fd, K_HTTP_METHOD) || has(&fd, K_HTTP_REQUEST_METHOD) || has(&fd, K_HTTP_URL) ||
-		    has(&fd, K_URL_FULL) || has(&fd, K_HTTP_PROTOCOL) || has(&fd, K_UPSTREAM_CLUSTER) ||
-		    has(&fd, K_RESPONSE_FLAGS) || ml_str_eq_cstr(text(&fd, K_NETWORK_PROTOCOL_NAME), "http");
+	            has(&fd, K_HTTP_METHOD) || has(&fd, K_HTTP_REQUEST_METHOD) ||
+	            has(&fd, K_HTTP_URL) || has(&fd, K_URL_FULL) || has(&fd, K_HTTP_PROTOCOL) ||
+	            has(&fd, K_UPSTREAM_CLUSTER) || has(&fd, K_RESPONSE_FLAGS) ||
+	            ml_str_eq_cstr(text(&fd, K_NETWORK_PROTOCOL_NAME), "http");
 	v[ML_MESH_PROTOCOL] = grpc ? ML_STR("grpc") : http ? ML_STR("http") : ML_STR("tcp");
 
 	uint64_t code = 0, gs = 0;
 	bool has_code = attr_uint(&fd, K_HTTP_STATUS_CODE, &code) ||
-			attr_uint(&fd, K_HTTP_RESPONSE_STATUS_CODE, &code);
+	                attr_uint(&fd, K_HTTP_RESPONSE_STATUS_CODE, &code);
 	if (has_code && code > 999)
 		code = 0;
-	bool has_gs = grpc && (attr_uint(&fd, K_GRPC_STATUS_CODE, &gs) || attr_uint(&fd, K_RPC_GRPC_STATUS_CODE, &gs));
+	bool has_gs = grpc && (attr_uint(&fd, K_GRPC_STATUS_CODE, &gs) ||
+	                       attr_uint(&fd, K_RPC_GRPC_STATUS_CODE, &gs));
 	/* An SDK's gRPC span has no HTTP status: a gRPC response is an HTTP 200. */
 	if (!has_code && has_gs)
 		code = 200;
@@ -685,11 +724,13 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 	v[ML_MESH_DEST_SERVICE_NAMESPACE] = d.ns;
 
 	v[ML_MESH_ADDRESS] = first(ip, text(&fd, K_K8S_POD_IP));
-	v[ML_MESH_PEER_ADDRESS] = first(text(&fd, K_PEER_ADDRESS), text(&fd, K_NETWORK_PEER_ADDRESS));
+	v[ML_MESH_PEER_ADDRESS] =
+	    first(text(&fd, K_PEER_ADDRESS), text(&fd, K_NETWORK_PEER_ADDRESS));
 
 	size_t total = 0;
 	for (int i = 0; i < ML_MESH_FIELD_COUNT; i++) {
-		bool may_be_empty = i == ML_MESH_GRPC_STATUS || i == ML_MESH_ADDRESS || i == ML_MESH_PEER_ADDRESS;
+		bool may_be_empty =
+		    i == ML_MESH_GRPC_STATUS || i == ML_MESH_ADDRESS || i == ML_MESH_PEER_ADDRESS;
 		if (v[i].n > ML_MESH_VALUE_MAX)
 			v[i] = may_be_empty ? ml_str_make("", 0) : unknown;
 		else if (v[i].n == 0 && !may_be_empty)
@@ -705,15 +746,17 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 	m->dest_is_guess = dest_is_guess;
 	m->duration_ms = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e6 : 0;
 	uint64_t n = 0;
-	m->request_bytes = attr_uint(&fd, K_REQUEST_SIZE, &n) || attr_uint(&fd, K_HTTP_REQUEST_BODY_SIZE, &n) ||
-					   attr_uint(&fd, K_HTTP_REQUEST_CONTENT_LENGTH, &n)
-				   ? (double)n
-				   : 0;
+	m->request_bytes = attr_uint(&fd, K_REQUEST_SIZE, &n) ||
+	                           attr_uint(&fd, K_HTTP_REQUEST_BODY_SIZE, &n) ||
+	                           attr_uint(&fd, K_HTTP_REQUEST_CONTENT_LENGTH, &n)
+	                       ? (double)n
+	                       : 0;
 	n = 0;
-	m->response_bytes = attr_uint(&fd, K_RESPONSE_SIZE, &n) || attr_uint(&fd, K_HTTP_RESPONSE_BODY_SIZE, &n) ||
-					    attr_uint(&fd, K_HTTP_RESPONSE_CONTENT_LENGTH, &n)
-				    ? (double)n
-				    : 0;
+	m->response_bytes = attr_uint(&fd, K_RESPONSE_SIZE, &n) ||
+	                            attr_uint(&fd, K_HTTP_RESPONSE_BODY_SIZE, &n) ||
+	                            attr_uint(&fd, K_HTTP_RESPONSE_CONTENT_LENGTH, &n)
+	                        ? (double)n
+	                        : 0;
 	size_t off = 0;
 	for (int i = 0; i < ML_MESH_FIELD_COUNT; i++) {
 		if (v[i].n > 0)

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,8 +16,14 @@
 #include "core/alloc.h"
 #include "model/registry.h"
 
-#define S(k, val) {.key = ML_STR(k), .type = ML_VAL_STRING, .v.s = ML_STR(val)}
-#define I(k, x) {.key = ML_STR(k), .type = ML_VAL_INT, .v.i = (x)}
+#define S(k, val)                                                                                  \
+	{                                                                                          \
+		.key = ML_STR(k), .type = ML_VAL_STRING, .v.s = ML_STR(val)                        \
+	}
+#define I(k, x)                                                                                    \
+	{                                                                                          \
+		.key = ML_STR(k), .type = ML_VAL_INT, .v.i = (x)                                   \
+	}
 #define N(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
 
 /* ---- spans ------------------------------------------------------------- */
@@ -24,64 +31,66 @@
 /* Zipkin spans from Envoy: the resource is only the local serviceName. */
 static struct ml_attr productpage_res_attrs[] = {S("service.name", "productpage.default")};
 static const struct ml_resource productpage_res = {
-	.service_name = ML_STR("productpage.default"),
-	.attrs = {productpage_res_attrs, N(productpage_res_attrs)},
+    .service_name = ML_STR("productpage.default"),
+    .attrs = {productpage_res_attrs, N(productpage_res_attrs)},
 };
 static struct ml_attr reviews_res_attrs[] = {S("service.name", "reviews.default")};
 static const struct ml_resource reviews_res = {
-	.service_name = ML_STR("reviews.default"),
-	.attrs = {reviews_res_attrs, N(reviews_res_attrs)},
+    .service_name = ML_STR("reviews.default"),
+    .attrs = {reviews_res_attrs, N(reviews_res_attrs)},
 };
 
 /* productpage-v1's sidecar, outbound to reviews (Istio shape, shared context off). */
 static struct ml_attr pp_client_ok[] = {
-	S("node_id", "sidecar~10.44.0.7~productpage-v1-6b746f74dc-9stvs.default~default.svc.cluster.local"),
-	S("zone", "us-east1-b"),
-	S("component", "proxy"),
-	S("guid:x-request-id", "5e0ab1c6-4e8c-9c1a-a0b5-9d1b0d5fa6c4"),
-	S("http.url", "http://reviews:9080/reviews/0"),
-	S("http.method", "GET"),
-	S("downstream_cluster", "-"),
-	S("user_agent", "python-requests/2.25.1"),
-	S("http.protocol", "HTTP/1.1"),
-	S("peer.address", "10.44.0.7"),
-	S("request_size", "0"),
-	S("response_size", "295"),
-	S("upstream_cluster", "outbound|9080||reviews.default.svc.cluster.local"),
-	S("upstream_cluster.name", "outbound|9080||reviews.default.svc.cluster.local"),
-	S("upstream_address", "10.44.0.12:9080"),
-	S("http.status_code", "200"),
-	S("response_flags", "-"),
-	S("istio.canonical_revision", "v1"),
-	S("istio.canonical_service", "productpage"),
-	S("istio.mesh_id", "cluster.local"),
-	S("istio.namespace", "default"),
-	S("istio.cluster_id", "Kubernetes"),
+    S("node_id",
+      "sidecar~10.44.0.7~productpage-v1-6b746f74dc-9stvs.default~default.svc.cluster.local"),
+    S("zone", "us-east1-b"),
+    S("component", "proxy"),
+    S("guid:x-request-id", "5e0ab1c6-4e8c-9c1a-a0b5-9d1b0d5fa6c4"),
+    S("http.url", "http://reviews:9080/reviews/0"),
+    S("http.method", "GET"),
+    S("downstream_cluster", "-"),
+    S("user_agent", "python-requests/2.25.1"),
+    S("http.protocol", "HTTP/1.1"),
+    S("peer.address", "10.44.0.7"),
+    S("request_size", "0"),
+    S("response_size", "295"),
+    S("upstream_cluster", "outbound|9080||reviews.default.svc.cluster.local"),
+    S("upstream_cluster.name", "outbound|9080||reviews.default.svc.cluster.local"),
+    S("upstream_address", "10.44.0.12:9080"),
+    S("http.status_code", "200"),
+    S("response_flags", "-"),
+    S("istio.canonical_revision", "v1"),
+    S("istio.canonical_service", "productpage"),
+    S("istio.mesh_id", "cluster.local"),
+    S("istio.namespace", "default"),
+    S("istio.cluster_id", "Kubernetes"),
 };
 
 /* reviews-v2's sidecar, inbound. */
 static struct ml_attr rv_server_ok[] = {
-	S("node_id", "sidecar~10.44.0.12~reviews-v2-5f9dbcd669-x7k2p.default~default.svc.cluster.local"),
-	S("component", "proxy"),
-	S("http.url", "http://reviews:9080/reviews/0"),
-	S("http.method", "GET"),
-	S("http.protocol", "HTTP/1.1"),
-	S("downstream_cluster", "-"),
-	S("peer.address", "10.44.0.7"),
-	S("request_size", "0"),
-	S("response_size", "295"),
-	S("upstream_cluster", "inbound|9080||"),
-	S("http.status_code", "200"),
-	S("response_flags", "-"),
-	S("istio.canonical_revision", "v2"),
-	S("istio.canonical_service", "reviews"),
-	S("istio.mesh_id", "cluster.local"),
-	S("istio.namespace", "default"),
-	S("istio.cluster_id", "Kubernetes"),
+    S("node_id",
+      "sidecar~10.44.0.12~reviews-v2-5f9dbcd669-x7k2p.default~default.svc.cluster.local"),
+    S("component", "proxy"),
+    S("http.url", "http://reviews:9080/reviews/0"),
+    S("http.method", "GET"),
+    S("http.protocol", "HTTP/1.1"),
+    S("downstream_cluster", "-"),
+    S("peer.address", "10.44.0.7"),
+    S("request_size", "0"),
+    S("response_size", "295"),
+    S("upstream_cluster", "inbound|9080||"),
+    S("http.status_code", "200"),
+    S("response_flags", "-"),
+    S("istio.canonical_revision", "v2"),
+    S("istio.canonical_service", "reviews"),
+    S("istio.mesh_id", "cluster.local"),
+    S("istio.namespace", "default"),
+    S("istio.cluster_id", "Kubernetes"),
 };
 
-static struct ml_span span(uint8_t kind, const struct ml_resource *res, struct ml_attr *attrs, uint32_t n,
-			   const char *name, uint64_t dur_us)
+static struct ml_span span(uint8_t kind, const struct ml_resource *res, struct ml_attr *attrs,
+                           uint32_t n, const char *name, uint64_t dur_us)
 {
 	struct ml_span s;
 	memset(&s, 0, sizeof(s));
@@ -108,8 +117,8 @@ static struct ml_mesh_side *side(const struct ml_span *s)
 static void expect_field(const struct ml_mesh_side *m, enum ml_mesh_field f, const char *want)
 {
 	struct ml_str got = ml_mesh_side_get(m, f);
-	cr_assert(ml_str_eq_cstr(got, want), "field %d: got \"%.*s\", want \"%s\"", (int)f, (int)got.n, got.p,
-		  want);
+	cr_assert(ml_str_eq_cstr(got, want), "field %d: got \"%.*s\", want \"%s\"", (int)f,
+	          (int)got.n, got.p, want);
 }
 
 /* Expects all ML_MESH_FIELD_COUNT fields, in enum order. */
@@ -148,35 +157,40 @@ static int visit(void *ctx, const struct ml_family_desc *f, const struct ml_chil
 	snprintf(c->family, sizeof(c->family), "%s", f->name);
 	size_t len = 0;
 	for (size_t i = 0; i < f->n_labels; i++)
-		len += (size_t)snprintf(c->labels + len, sizeof(c->labels) - len, "%s%s=%.*s", i ? "," : "",
-					f->label_names[i], (int)v->label_values[i].n, v->label_values[i].p);
+		len += (size_t)snprintf(c->labels + len, sizeof(c->labels) - len, "%s%s=%.*s",
+		                        i ? "," : "", f->label_names[i], (int)v->label_values[i].n,
+		                        v->label_values[i].p);
 	c->value = v->value;
 	c->n_buckets = f->n_buckets;
 	for (size_t i = 0; i < f->n_buckets && i < 32; i++)
 		c->buckets[i] = v->buckets[i];
 	c->count = v->count;
 	c->sum = v->sum;
-	w->all_len += (size_t)snprintf(w->all + w->all_len, sizeof(w->all) - w->all_len, "%s{%s}\n", c->family,
-				       c->labels);
+	w->all_len += (size_t)snprintf(w->all + w->all_len, sizeof(w->all) - w->all_len, "%s{%s}\n",
+	                               c->family, c->labels);
 	return 0;
 }
 
 /* The labels of one report as the walk prints them, from its four parts. */
-static void line(char *out, size_t cap, const char *reporter, const char *const src[8], const char *const dst[8],
-		 const char *const svc[3], const char *const facts[5])
+static void line(char *out, size_t cap, const char *reporter, const char *const src[8],
+                 const char *const dst[8], const char *const svc[3], const char *const facts[5])
 {
-	snprintf(out, cap,
-		 "reporter=%s,source_workload=%s,source_workload_namespace=%s,source_principal=%s,"
-		 "source_app=%s,source_version=%s,source_canonical_service=%s,source_canonical_revision=%s,"
-		 "source_cluster=%s,destination_workload=%s,destination_workload_namespace=%s,"
-		 "destination_principal=%s,destination_app=%s,destination_version=%s,destination_service=%s,"
-		 "destination_service_name=%s,destination_service_namespace=%s,"
-		 "destination_canonical_service=%s,destination_canonical_revision=%s,destination_cluster=%s,"
-		 "request_protocol=%s,response_flags=%s,connection_security_policy=%s,response_code=%s,"
-		 "grpc_response_status=%s",
-		 reporter, src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7], dst[0], dst[1], dst[2],
-		 dst[3], dst[4], svc[0], svc[1], svc[2], dst[5], dst[6], dst[7], facts[0], facts[1], facts[2],
-		 facts[3], facts[4]);
+	snprintf(
+	    out, cap,
+	    "reporter=%s,source_workload=%s,source_workload_namespace=%s,source_principal=%s,"
+	    "source_app=%s,source_version=%s,source_canonical_service=%s,source_canonical_revision="
+	    "%s,"
+	    "source_cluster=%s,destination_workload=%s,destination_workload_namespace=%s,"
+	    "destination_principal=%s,destination_app=%s,destination_version=%s,destination_"
+	    "service=%s,"
+	    "destination_service_name=%s,destination_service_namespace=%s,"
+	    "destination_canonical_service=%s,destination_canonical_revision=%s,destination_"
+	    "cluster=%s,"
+	    "request_protocol=%s,response_flags=%s,connection_security_policy=%s,response_code=%s,"
+	    "grpc_response_status=%s",
+	    reporter, src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7], dst[0],
+	    dst[1], dst[2], dst[3], dst[4], svc[0], svc[1], svc[2], dst[5], dst[6], dst[7],
+	    facts[0], facts[1], facts[2], facts[3], facts[4]);
 }
 
 static const struct child *find(const struct walk *w, const char *family, const char *labels)
@@ -192,8 +206,8 @@ static const struct child *find(const struct walk *w, const char *family, const 
  * Asserts that one report exists in all four families: the counter at
  * `count`, each histogram with `count` observations and the given sums.
  */
-static void expect_report(const struct walk *w, const char *labels, double count, double dur_sum, double req_sum,
-			  double resp_sum)
+static void expect_report(const struct walk *w, const char *labels, double count, double dur_sum,
+                          double req_sum, double resp_sum)
 {
 	const struct child *c = find(w, "istio_requests_total", labels);
 	cr_assert_eq(c->value, count, "requests %g", c->value);
@@ -213,7 +227,7 @@ static void expect_buckets(const struct child *c, const uint64_t *want, size_t n
 	cr_assert_eq(c->n_buckets, n);
 	for (size_t i = 0; i < n; i++)
 		cr_assert_eq(c->buckets[i], want[i], "%s bucket %zu: %llu, want %llu", c->family, i,
-			     (unsigned long long)c->buckets[i], (unsigned long long)want[i]);
+		             (unsigned long long)c->buckets[i], (unsigned long long)want[i]);
 }
 
 struct fixture {
@@ -245,23 +259,55 @@ static void fx_fini(struct fixture *fx)
 }
 
 /* Identities as the eight source_ / destination_ values, in field order. */
-#define PRODUCTPAGE_V1 {"productpage-v1", "default", "unknown", "productpage", "v1", "productpage", "v1", "Kubernetes"}
-#define REVIEWS_V2 {"reviews-v2", "default", "unknown", "reviews", "v2", "reviews", "v2", "Kubernetes"}
-#define UNKNOWN_PEER {"unknown", "unknown", "unknown", "unknown", "unknown", "unknown", "latest", "unknown"}
-#define REVIEWS_SVC {"reviews.default.svc.cluster.local", "reviews", "default"}
-#define HTTP_200 {"http", "-", "unknown", "200", ""}
+#define PRODUCTPAGE_V1                                                                             \
+	{                                                                                          \
+		"productpage-v1", "default", "unknown", "productpage", "v1", "productpage", "v1",  \
+		    "Kubernetes"                                                                   \
+	}
+#define REVIEWS_V2                                                                                 \
+	{                                                                                          \
+		"reviews-v2", "default", "unknown", "reviews", "v2", "reviews", "v2", "Kubernetes" \
+	}
+#define UNKNOWN_PEER                                                                               \
+	{                                                                                          \
+		"unknown", "unknown", "unknown", "unknown", "unknown", "unknown", "latest",        \
+		    "unknown"                                                                      \
+	}
+#define REVIEWS_SVC                                                                                \
+	{                                                                                          \
+		"reviews.default.svc.cluster.local", "reviews", "default"                          \
+	}
+#define HTTP_200                                                                                   \
+	{                                                                                          \
+		"http", "-", "unknown", "200", ""                                                  \
+	}
 
 /* ---- ml_mesh_side_from_span -------------------------------------------- */
 
 Test(mesh_side, envoy_client_span)
 {
-	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok),
-				"reviews.default.svc.cluster.local:9080/*", 12500);
+	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok,
+	                        N(pp_client_ok), "reviews.default.svc.cluster.local:9080/*", 12500);
 	struct ml_mesh_side *m = side(&s);
 	static const char *const want[ML_MESH_FIELD_COUNT] = {
-		"productpage-v1", "default", "unknown", "productpage", "v1", "productpage", "v1", "Kubernetes",
-		"reviews.default.svc.cluster.local", "reviews", "default",
-		"http", "200", "", "-", "unknown", "10.44.0.7", "10.44.0.7",
+	    "productpage-v1",
+	    "default",
+	    "unknown",
+	    "productpage",
+	    "v1",
+	    "productpage",
+	    "v1",
+	    "Kubernetes",
+	    "reviews.default.svc.cluster.local",
+	    "reviews",
+	    "default",
+	    "http",
+	    "200",
+	    "",
+	    "-",
+	    "unknown",
+	    "10.44.0.7",
+	    "10.44.0.7",
 	};
 	expect_fields(m, want);
 	cr_assert(ml_mesh_side_is_client(m));
@@ -279,19 +325,23 @@ Test(mesh_side, envoy_client_span)
 Test(mesh_side, envoy_server_span_names_its_service_from_the_route)
 {
 	struct ml_span s = span(ML_SPAN_KIND_SERVER, &reviews_res, rv_server_ok, N(rv_server_ok),
-				"reviews.default.svc.cluster.local:9080/*", 10000);
+	                        "reviews.default.svc.cluster.local:9080/*", 10000);
 	struct ml_mesh_side *m = side(&s);
 	static const char *const want[ML_MESH_FIELD_COUNT] = {
-		"reviews-v2", "default", "unknown", "reviews", "v2", "reviews", "v2", "Kubernetes",
-		"reviews.default.svc.cluster.local", "reviews", "default",
-		"http", "200", "", "-", "unknown", "10.44.0.12", "10.44.0.7",
+	    "reviews-v2", "default",    "unknown",
+	    "reviews",    "v2",         "reviews",
+	    "v2",         "Kubernetes", "reviews.default.svc.cluster.local",
+	    "reviews",    "default",    "http",
+	    "200",        "",           "-",
+	    "unknown",    "10.44.0.12", "10.44.0.7",
 	};
 	expect_fields(m, want);
 	cr_assert_not(ml_mesh_side_is_client(m));
 	cr_assert_not(ml_mesh_side_dest_is_guess(m));
 	ml_mesh_side_free(m);
 
-	/* Envoy's fallback name "ingress": the Host of http.url, qualified in the server's namespace. */
+	/* Envoy's fallback name "ingress": the Host of http.url, qualified in the server's
+	 * namespace. */
 	s.name = ML_STR("ingress");
 	m = side(&s);
 	expect_field(m, ML_MESH_DEST_SERVICE, "reviews.default.svc.cluster.local");
@@ -309,7 +359,8 @@ Test(mesh_side, envoy_server_span_names_its_service_from_the_route)
 
 Test(mesh_side, internal_and_unspecified_spans_are_no_side)
 {
-	struct ml_span s = span(ML_SPAN_KIND_INTERNAL, &reviews_res, rv_server_ok, N(rv_server_ok), "x", 1);
+	struct ml_span s =
+	    span(ML_SPAN_KIND_INTERNAL, &reviews_res, rv_server_ok, N(rv_server_ok), "x", 1);
 	int nomem = -1;
 	cr_assert_null(ml_mesh_side_from_span(&s, &nomem));
 	cr_assert_eq(nomem, 0);
@@ -328,7 +379,8 @@ Test(mesh_side, internal_and_unspecified_spans_are_no_side)
 
 Test(mesh_side, out_of_memory_is_reported)
 {
-	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok), "x", 1);
+	struct ml_span s =
+	    span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok), "x", 1);
 	int nomem = 0;
 	ml_alloc_fail_after(0);
 	struct ml_mesh_side *m = ml_mesh_side_from_span(&s, &nomem);
@@ -340,7 +392,8 @@ Test(mesh_side, out_of_memory_is_reported)
 /* The workload a pod belongs to, from k8s.pod.name alone. */
 static void expect_workload_of_pod(const char *pod, const char *want)
 {
-	struct ml_attr ra[] = {{.key = ML_STR("k8s.pod.name"), .type = ML_VAL_STRING, .v.s = {pod, strlen(pod)}}};
+	struct ml_attr ra[] = {
+	    {.key = ML_STR("k8s.pod.name"), .type = ML_VAL_STRING, .v.s = {pod, strlen(pod)}}};
 	struct ml_resource res = {.service_name = ML_STR("svc"), .attrs = {ra, 1}};
 	struct ml_span s = span(ML_SPAN_KIND_SERVER, &res, NULL, 0, "GET /", 1);
 	struct ml_mesh_side *m = side(&s);
@@ -350,83 +403,91 @@ static void expect_workload_of_pod(const char *pod, const char *want)
 
 Test(mesh_side, workload_from_pod_name)
 {
-	expect_workload_of_pod("reviews-v2-5f9dbcd669-x7k2p", "reviews-v2");  /* Deployment */
+	expect_workload_of_pod("reviews-v2-5f9dbcd669-x7k2p", "reviews-v2"); /* Deployment */
 	expect_workload_of_pod("istio-ingressgateway-7d6b9c8f5b-m2xz8", "istio-ingressgateway");
-	expect_workload_of_pod("fluent-bit-x7k2p", "fluent-bit");            /* DaemonSet */
-	expect_workload_of_pod("mysql-0", "mysql");                          /* StatefulSet */
+	expect_workload_of_pod("fluent-bit-x7k2p", "fluent-bit"); /* DaemonSet */
+	expect_workload_of_pod("mysql-0", "mysql");               /* StatefulSet */
 	expect_workload_of_pod("web-12", "web");
-	expect_workload_of_pod("ratings-v1-abcde", "ratings-v1-abcde"); /* vowels: not a generated suffix */
-	expect_workload_of_pod("reviews-v2-x7k2p", "reviews-v2");       /* "v2" is too short for a hash */
+	expect_workload_of_pod("ratings-v1-abcde",
+	                       "ratings-v1-abcde"); /* vowels: not a generated suffix */
+	expect_workload_of_pod("reviews-v2-x7k2p", "reviews-v2"); /* "v2" is too short for a hash */
 	expect_workload_of_pod("standalone", "standalone");
 	expect_workload_of_pod("-x7k2p", "-x7k2p");
 }
 
 /* OpenTelemetry SDK spans with the k8s resource attributes the OTel operator sets. */
 static struct ml_attr cart_res_attrs[] = {
-	S("service.name", "cart"),
-	S("service.version", "1.4.2"),
-	S("k8s.namespace.name", "shop"),
-	S("k8s.deployment.name", "cart"),
-	S("k8s.replicaset.name", "cart-7d4b9c8f6d"),
-	S("k8s.pod.name", "cart-7d4b9c8f6d-q8x2z"),
-	S("k8s.pod.ip", "10.1.4.7"),
-	S("k8s.cluster.name", "prod-eu"),
-	S("telemetry.sdk.language", "go"),
+    S("service.name", "cart"),
+    S("service.version", "1.4.2"),
+    S("k8s.namespace.name", "shop"),
+    S("k8s.deployment.name", "cart"),
+    S("k8s.replicaset.name", "cart-7d4b9c8f6d"),
+    S("k8s.pod.name", "cart-7d4b9c8f6d-q8x2z"),
+    S("k8s.pod.ip", "10.1.4.7"),
+    S("k8s.cluster.name", "prod-eu"),
+    S("telemetry.sdk.language", "go"),
 };
 static const struct ml_resource cart_res = {
-	.service_name = ML_STR("cart"),
-	.attrs = {cart_res_attrs, N(cart_res_attrs)},
+    .service_name = ML_STR("cart"),
+    .attrs = {cart_res_attrs, N(cart_res_attrs)},
 };
 static struct ml_attr inventory_res_attrs[] = {
-	S("service.name", "inventory"),
-	S("k8s.namespace.name", "shop"),
-	S("k8s.pod.name", "inventory-0"),
+    S("service.name", "inventory"),
+    S("k8s.namespace.name", "shop"),
+    S("k8s.pod.name", "inventory-0"),
 };
 static const struct ml_resource inventory_res = {
-	.service_name = ML_STR("inventory"),
-	.attrs = {inventory_res_attrs, N(inventory_res_attrs)},
+    .service_name = ML_STR("inventory"),
+    .attrs = {inventory_res_attrs, N(inventory_res_attrs)},
 };
 static struct ml_attr cart_client_attrs[] = {
-	S("http.request.method", "POST"),
-	S("server.address", "inventory"),
-	I("server.port", 8080),
-	S("url.full", "http://inventory:8080/reserve"),
-	I("http.response.status_code", 201),
-	I("http.request.body.size", 1500),
-	I("http.response.body.size", 42),
-	S("network.protocol.version", "1.1"),
+    S("http.request.method", "POST"),
+    S("server.address", "inventory"),
+    I("server.port", 8080),
+    S("url.full", "http://inventory:8080/reserve"),
+    I("http.response.status_code", 201),
+    I("http.request.body.size", 1500),
+    I("http.response.body.size", 42),
+    S("network.protocol.version", "1.1"),
 };
 static struct ml_attr inventory_server_attrs[] = {
-	S("http.request.method", "POST"),
-	S("url.path", "/reserve"),
-	S("url.scheme", "http"),
-	S("server.address", "inventory"),
-	I("server.port", 8080),
-	I("http.response.status_code", 201),
-	S("network.peer.address", "10.1.4.7"),
+    S("http.request.method", "POST"),
+    S("url.path", "/reserve"),
+    S("url.scheme", "http"),
+    S("server.address", "inventory"),
+    I("server.port", 8080),
+    I("http.response.status_code", 201),
+    S("network.peer.address", "10.1.4.7"),
 };
 
 Test(mesh_side, otel_sdk_spans)
 {
-	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &cart_res, cart_client_attrs, N(cart_client_attrs), "POST", 3000);
+	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &cart_res, cart_client_attrs,
+	                        N(cart_client_attrs), "POST", 3000);
 	struct ml_mesh_side *m = side(&s);
 	static const char *const want_client[ML_MESH_FIELD_COUNT] = {
-		"cart", "shop", "unknown", "cart", "1.4.2", "cart", "1.4.2", "prod-eu",
-		"inventory.shop.svc.cluster.local", "inventory", "shop",
-		"http", "201", "", "-", "unknown", "10.1.4.7", "",
+	    "cart",      "shop",     "unknown",
+	    "cart",      "1.4.2",    "cart",
+	    "1.4.2",     "prod-eu",  "inventory.shop.svc.cluster.local",
+	    "inventory", "shop",     "http",
+	    "201",       "",         "-",
+	    "unknown",   "10.1.4.7", "",
 	};
 	expect_fields(m, want_client);
 	cr_assert_float_eq(ml_mesh_side_request_bytes(m), 1500, 1e-9);
 	cr_assert_float_eq(ml_mesh_side_response_bytes(m), 42, 1e-9);
 	ml_mesh_side_free(m);
 
-	s = span(ML_SPAN_KIND_SERVER, &inventory_res, inventory_server_attrs, N(inventory_server_attrs), "POST /reserve",
-		 2000);
+	s = span(ML_SPAN_KIND_SERVER, &inventory_res, inventory_server_attrs,
+	         N(inventory_server_attrs), "POST /reserve", 2000);
 	m = side(&s);
 	static const char *const want_server[ML_MESH_FIELD_COUNT] = {
-		"inventory", "shop", "unknown", "inventory", "unknown", "inventory", "latest", "unknown",
-		"inventory.shop.svc.cluster.local", "inventory", "shop",
-		"http", "201", "", "-", "unknown", "", "10.1.4.7",
+	    "inventory", "shop",    "unknown",
+	    "inventory", "unknown", "inventory",
+	    "latest",    "unknown", "inventory.shop.svc.cluster.local",
+	    "inventory", "shop",    "http",
+	    "201",       "",        "-",
+	    "unknown",   "",        "10.1.4.7",
 	};
 	expect_fields(m, want_server);
 	ml_mesh_side_free(m);
@@ -434,12 +495,16 @@ Test(mesh_side, otel_sdk_spans)
 
 Test(mesh_side, otel_fallbacks_and_external_hosts)
 {
-	/* No service.name (the SDK's "unknown_service:..."): canonical service from the workload. */
-	struct ml_attr ra[] = {S("service.name", "unknown_service:java"), S("k8s.namespace.name", "batch"),
-			       S("k8s.statefulset.name", "kafka"), S("k8s.pod.name", "kafka-2")};
-	struct ml_resource res = {.service_name = ML_STR("unknown_service:java"), .attrs = {ra, N(ra)}};
+	/* No service.name (the SDK's "unknown_service:..."): canonical service from the workload.
+	 */
+	struct ml_attr ra[] = {S("service.name", "unknown_service:java"),
+	                       S("k8s.namespace.name", "batch"), S("k8s.statefulset.name", "kafka"),
+	                       S("k8s.pod.name", "kafka-2")};
+	struct ml_resource res = {.service_name = ML_STR("unknown_service:java"),
+	                          .attrs = {ra, N(ra)}};
 	struct ml_attr a[] = {S("server.address", "api.stripe.com"), I("server.port", 443),
-			      I("http.response.status_code", 402), S("http.request.method", "POST")};
+	                      I("http.response.status_code", 402),
+	                      S("http.request.method", "POST")};
 	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &res, a, N(a), "POST", 1000);
 	s.local.service_name = ML_STR("");
 	struct ml_mesh_side *m = side(&s);
@@ -455,8 +520,9 @@ Test(mesh_side, otel_fallbacks_and_external_hosts)
 	ml_mesh_side_free(m);
 
 	/* A PRODUCER span with nothing HTTP about it, and a "<svc>.<ns>.svc" host. */
-	struct ml_attr b[] = {S("messaging.system", "kafka"), S("server.address", "broker.infra.svc:9092"),
-			      S("peer.service", "kafka")};
+	struct ml_attr b[] = {S("messaging.system", "kafka"),
+	                      S("server.address", "broker.infra.svc:9092"),
+	                      S("peer.service", "kafka")};
 	s = span(ML_SPAN_KIND_PRODUCER, &res, b, N(b), "orders publish", 1000);
 	m = side(&s);
 	expect_field(m, ML_MESH_PROTOCOL, "tcp");
@@ -480,14 +546,15 @@ Test(mesh_side, grpc_codes)
 {
 	/* Envoy gRPC span: grpc.* tags, HTTP 200, grpc-status 14 in trailers. */
 	struct ml_attr a[] = {
-		S("node_id", "sidecar~10.44.0.9~ratings-v1-7d9d7c6b6f-2kq4n.default~default.svc.cluster.local"),
-		S("upstream_cluster", "outbound|9090||ratings.default.svc.cluster.local"),
-		S("http.protocol", "HTTP/2"),
-		S("http.status_code", "200"),
-		S("grpc.path", "/ratings.Ratings/Get"),
-		S("grpc.content_type", "application/grpc"),
-		S("grpc.status_code", "14"),
-		S("response_flags", "-"),
+	    S("node_id",
+	      "sidecar~10.44.0.9~ratings-v1-7d9d7c6b6f-2kq4n.default~default.svc.cluster.local"),
+	    S("upstream_cluster", "outbound|9090||ratings.default.svc.cluster.local"),
+	    S("http.protocol", "HTTP/2"),
+	    S("http.status_code", "200"),
+	    S("grpc.path", "/ratings.Ratings/Get"),
+	    S("grpc.content_type", "application/grpc"),
+	    S("grpc.status_code", "14"),
+	    S("response_flags", "-"),
 	};
 	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &reviews_res, a, N(a), "ratings:9090/*", 800);
 	struct ml_mesh_side *m = side(&s);
@@ -515,8 +582,8 @@ Test(mesh_side, grpc_codes)
 	ml_mesh_side_free(m);
 
 	/* SDK gRPC span: no HTTP status, rpc.grpc.status_code as an int. */
-	struct ml_attr b[] = {S("rpc.system", "grpc"), S("rpc.service", "ratings.Ratings"), I("rpc.grpc.status_code", 5),
-			      S("server.address", "ratings")};
+	struct ml_attr b[] = {S("rpc.system", "grpc"), S("rpc.service", "ratings.Ratings"),
+	                      I("rpc.grpc.status_code", 5), S("server.address", "ratings")};
 	s = span(ML_SPAN_KIND_CLIENT, &cart_res, b, N(b), "ratings.Ratings/Get", 800);
 	m = side(&s);
 	expect_field(m, ML_MESH_PROTOCOL, "grpc");
@@ -531,14 +598,16 @@ Test(mesh_side, hostile_values)
 	char big[400];
 	memset(big, 'w', sizeof(big));
 	struct ml_attr a[] = {
-		{.key = ML_STR("k8s.deployment.name"), .type = ML_VAL_STRING, .v.s = {big, sizeof(big)}},
-		{.key = ML_STR("server.address"), .type = ML_VAL_STRING, .v.s = {big, 200}},
-		S("node_id", "sidecar~~"),                 /* too few parts: ignored */
-		S("http.status_code", "20x"),              /* not a number */
-		S("request_size", "99999999999999999999"), /* too long for a number */
-		I("response_size", -5),
-		S("upstream_cluster", "outbound|9080||"),  /* no host */
-		S("k8s.namespace.name", ""),
+	    {.key = ML_STR("k8s.deployment.name"),
+	     .type = ML_VAL_STRING,
+	     .v.s = {big, sizeof(big)}},
+	    {.key = ML_STR("server.address"), .type = ML_VAL_STRING, .v.s = {big, 200}},
+	    S("node_id", "sidecar~~"),                 /* too few parts: ignored */
+	    S("http.status_code", "20x"),              /* not a number */
+	    S("request_size", "99999999999999999999"), /* too long for a number */
+	    I("response_size", -5),
+	    S("upstream_cluster", "outbound|9080||"), /* no host */
+	    S("k8s.namespace.name", ""),
 	};
 	struct ml_resource res = {.service_name = ML_STR("x"), .attrs = {NULL, 0}};
 	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &res, a, N(a), "x", 1);
@@ -558,15 +627,16 @@ Test(mesh_side, hostile_values)
 
 /* ---- ml_istio_record ----------------------------------------------------- */
 
-static const double envoy_bounds[] = {0.5,  1,    5,     10,    25,     50,     100,     250,     500,    1000,
-				      2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
+static const double envoy_bounds[] = {0.5,   1,      5,      10,      25,     50,    100,
+                                      250,   500,    1000,   2500,    5000,   10000, 30000,
+                                      60000, 300000, 600000, 1800000, 3600000};
 
 Test(istio, families_buckets_and_label_order)
 {
 	struct fixture fx;
 	fx_init(&fx, 0);
-	const char *names[] = {"istio_requests_total", "istio_request_duration_milliseconds", "istio_request_bytes",
-			       "istio_response_bytes"};
+	const char *names[] = {"istio_requests_total", "istio_request_duration_milliseconds",
+	                       "istio_request_bytes", "istio_response_bytes"};
 	for (int i = 0; i < 4; i++) {
 		struct ml_family *f = ml_registry_find(fx.r, names[i]);
 		cr_assert_not_null(f, "%s", names[i]);
@@ -595,10 +665,11 @@ Test(istio, bookinfo_pair_reports_twice_with_both_identities)
 {
 	struct fixture fx;
 	fx_init(&fx, 0);
-	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok),
-				 "reviews.default.svc.cluster.local:9080/*", 12500);
+	struct ml_span cs =
+	    span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok),
+	         "reviews.default.svc.cluster.local:9080/*", 12500);
 	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &reviews_res, rv_server_ok, N(rv_server_ok),
-				 "reviews.default.svc.cluster.local:9080/*", 10000);
+	                         "reviews.default.svc.cluster.local:9080/*", 10000);
 	struct ml_mesh_side *c = side(&cs), *s = side(&ss);
 	cr_assert_eq(ml_istio_record(fx.istio, c, s), 0);
 	/* The shared-span variant of the same hop: the server span reuses the client's id. */
@@ -610,7 +681,8 @@ Test(istio, bookinfo_pair_reports_twice_with_both_identities)
 	cr_assert_eq(fx.w.n, 8, "two reports x four families:\n%s", fx.w.all);
 
 	char want[1400];
-	const char *pp[8] = PRODUCTPAGE_V1, *rv[8] = REVIEWS_V2, *svc[3] = REVIEWS_SVC, *f200[5] = HTTP_200;
+	const char *pp[8] = PRODUCTPAGE_V1, *rv[8] = REVIEWS_V2, *svc[3] = REVIEWS_SVC,
+	           *f200[5] = HTTP_200;
 	line(want, sizeof(want), "source", pp, rv, svc, f200);
 	expect_report(&fx.w, want, 2, 25, 0, 590);
 	const struct child *h = find(&fx.w, "istio_request_duration_milliseconds", want);
@@ -651,8 +723,8 @@ Test(istio, upstream_failure_without_a_server_span)
 	}
 	struct fixture fx;
 	fx_init(&fx, 0);
-	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &productpage_res, a, N(a), "reviews.default.svc.cluster.local:9080/*",
-				 1200);
+	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &productpage_res, a, N(a),
+	                         "reviews.default.svc.cluster.local:9080/*", 1200);
 	struct ml_mesh_side *c = side(&cs);
 	cr_assert_eq(ml_istio_record(fx.istio, c, NULL), 0);
 	fx_walk(&fx);
@@ -683,10 +755,10 @@ Test(istio, retries_exhausted_pair_each_side_reports_its_own_code)
 			sa[i].v.s = ML_STR("503");
 	struct fixture fx;
 	fx_init(&fx, 0);
-	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &productpage_res, ca, N(ca), "reviews.default.svc.cluster.local:9080/*",
-				 30000);
-	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &reviews_res, sa, N(sa), "reviews.default.svc.cluster.local:9080/*",
-				 2000);
+	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &productpage_res, ca, N(ca),
+	                         "reviews.default.svc.cluster.local:9080/*", 30000);
+	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &reviews_res, sa, N(sa),
+	                         "reviews.default.svc.cluster.local:9080/*", 2000);
 	struct ml_mesh_side *c = side(&cs), *s = side(&ss);
 	cr_assert_eq(ml_istio_record(fx.istio, c, s), 0);
 	fx_walk(&fx);
@@ -708,14 +780,15 @@ Test(istio, unpaired_server_reports_an_unknown_source)
 	struct fixture fx;
 	fx_init(&fx, 0);
 	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &reviews_res, rv_server_ok, N(rv_server_ok),
-				 "reviews.default.svc.cluster.local:9080/*", 10000);
+	                         "reviews.default.svc.cluster.local:9080/*", 10000);
 	struct ml_mesh_side *s = side(&ss);
 	cr_assert_eq(ml_istio_record(fx.istio, NULL, s), 0);
 	cr_assert_eq(ml_istio_record(fx.istio, NULL, NULL), 0);
 	fx_walk(&fx);
 	cr_assert_eq(fx.w.n, 4, "%s", fx.w.all);
 	char want[1400];
-	const char *un[8] = UNKNOWN_PEER, *rv[8] = REVIEWS_V2, *svc[3] = REVIEWS_SVC, *f200[5] = HTTP_200;
+	const char *un[8] = UNKNOWN_PEER, *rv[8] = REVIEWS_V2, *svc[3] = REVIEWS_SVC,
+	           *f200[5] = HTTP_200;
 	line(want, sizeof(want), "destination", un, rv, svc, f200);
 	expect_report(&fx.w, want, 1, 10, 0, 295);
 	ml_mesh_side_free(s);
@@ -726,16 +799,21 @@ Test(istio, otel_pair_and_service_fallback_from_the_peer)
 {
 	struct fixture fx;
 	fx_init(&fx, 0);
-	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &cart_res, cart_client_attrs, N(cart_client_attrs), "POST", 3000);
+	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &cart_res, cart_client_attrs,
+	                         N(cart_client_attrs), "POST", 3000);
 	/* The server span names no host: its report takes the client's service. */
-	struct ml_attr sa[] = {S("http.request.method", "POST"), I("http.response.status_code", 201)};
-	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &inventory_res, sa, N(sa), "POST /reserve", 2000);
+	struct ml_attr sa[] = {S("http.request.method", "POST"),
+	                       I("http.response.status_code", 201)};
+	struct ml_span ss =
+	    span(ML_SPAN_KIND_SERVER, &inventory_res, sa, N(sa), "POST /reserve", 2000);
 	struct ml_mesh_side *c = side(&cs), *s = side(&ss);
 	cr_assert_eq(ml_istio_record(fx.istio, c, s), 0);
 	fx_walk(&fx);
 	char want[1400];
-	const char *cart[8] = {"cart", "shop", "unknown", "cart", "1.4.2", "cart", "1.4.2", "prod-eu"};
-	const char *inv[8] = {"inventory", "shop", "unknown", "inventory", "unknown", "inventory", "latest", "unknown"};
+	const char *cart[8] = {"cart",  "shop", "unknown", "cart",
+	                       "1.4.2", "cart", "1.4.2",   "prod-eu"};
+	const char *inv[8] = {"inventory", "shop",      "unknown", "inventory",
+	                      "unknown",   "inventory", "latest",  "unknown"};
 	const char *svc[3] = {"inventory.shop.svc.cluster.local", "inventory", "shop"};
 	const char *f201[5] = {"http", "-", "unknown", "201", ""};
 	line(want, sizeof(want), "source", cart, inv, svc, f201);
@@ -750,34 +828,47 @@ Test(istio, otel_pair_and_service_fallback_from_the_peer)
 Test(istio, grpc_pair)
 {
 	struct ml_attr ca[] = {
-		S("node_id", "sidecar~10.44.0.12~reviews-v2-5f9dbcd669-x7k2p.default~default.svc.cluster.local"),
-		S("istio.canonical_service", "reviews"), S("istio.canonical_revision", "v2"),
-		S("istio.cluster_id", "Kubernetes"),
-		S("upstream_cluster", "outbound|9090||ratings.default.svc.cluster.local"),
-		S("http.status_code", "200"), S("grpc.status_code", "0"), S("response_flags", "-"),
-		S("request_size", "12"), S("response_size", "30"),
+	    S("node_id",
+	      "sidecar~10.44.0.12~reviews-v2-5f9dbcd669-x7k2p.default~default.svc.cluster.local"),
+	    S("istio.canonical_service", "reviews"),
+	    S("istio.canonical_revision", "v2"),
+	    S("istio.cluster_id", "Kubernetes"),
+	    S("upstream_cluster", "outbound|9090||ratings.default.svc.cluster.local"),
+	    S("http.status_code", "200"),
+	    S("grpc.status_code", "0"),
+	    S("response_flags", "-"),
+	    S("request_size", "12"),
+	    S("response_size", "30"),
 	};
 	struct ml_attr sa[] = {
-		S("node_id", "sidecar~10.44.0.20~ratings-v1-7d9d7c6b6f-2kq4n.default~default.svc.cluster.local"),
-		S("istio.canonical_service", "ratings"), S("istio.canonical_revision", "v1"),
-		S("istio.cluster_id", "Kubernetes"), S("upstream_cluster", "inbound|9090||"),
-		S("http.url", "http://ratings.default.svc.cluster.local:9090/ratings.Ratings/Get"),
-		S("http.status_code", "200"), S("grpc.status_code", "0"), S("response_flags", "-"),
-		S("request_size", "12"), S("response_size", "30"),
+	    S("node_id",
+	      "sidecar~10.44.0.20~ratings-v1-7d9d7c6b6f-2kq4n.default~default.svc.cluster.local"),
+	    S("istio.canonical_service", "ratings"),
+	    S("istio.canonical_revision", "v1"),
+	    S("istio.cluster_id", "Kubernetes"),
+	    S("upstream_cluster", "inbound|9090||"),
+	    S("http.url", "http://ratings.default.svc.cluster.local:9090/ratings.Ratings/Get"),
+	    S("http.status_code", "200"),
+	    S("grpc.status_code", "0"),
+	    S("response_flags", "-"),
+	    S("request_size", "12"),
+	    S("response_size", "30"),
 	};
 	static struct ml_attr rres[] = {S("service.name", "ratings.default")};
-	static const struct ml_resource ratings_res = {.service_name = ML_STR("ratings.default"), .attrs = {rres, 1}};
+	static const struct ml_resource ratings_res = {.service_name = ML_STR("ratings.default"),
+	                                               .attrs = {rres, 1}};
 	struct fixture fx;
 	fx_init(&fx, 0);
-	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &reviews_res, ca, N(ca), "ratings.default.svc.cluster.local:9090/*",
-				 700);
+	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &reviews_res, ca, N(ca),
+	                         "ratings.default.svc.cluster.local:9090/*", 700);
 	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &ratings_res, sa, N(sa), "ingress", 400);
 	struct ml_mesh_side *c = side(&cs), *s = side(&ss);
 	cr_assert_eq(ml_istio_record(fx.istio, c, s), 0);
 	fx_walk(&fx);
 	char want[1400];
 	const char *rv[8] = REVIEWS_V2;
-	const char *rt[8] = {"ratings-v1", "default", "unknown", "ratings", "v1", "ratings", "v1", "Kubernetes"};
+	const char *rt[8] = {"ratings-v1", "default", "unknown", "ratings",
+	                     "v1",         "ratings", "v1",      "Kubernetes"};
 	const char *svc[3] = {"ratings.default.svc.cluster.local", "ratings", "default"};
 	const char *ok[5] = {"grpc", "-", "unknown", "200", "0"};
 	line(want, sizeof(want), "source", rv, rt, svc, ok);
@@ -796,17 +887,74 @@ Test(istio, max_series_drops_are_counted)
 {
 	struct fixture fx;
 	fx_init(&fx, 1);
-	struct ml_span cs = span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok), "x", 1000);
-	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &reviews_res, rv_server_ok, N(rv_server_ok), "x", 1000);
+	struct ml_span cs =
+	    span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok), "x", 1000);
+	struct ml_span ss =
+	    span(ML_SPAN_KIND_SERVER, &reviews_res, rv_server_ok, N(rv_server_ok), "x", 1000);
 	struct ml_mesh_side *c = side(&cs), *s = side(&ss);
 	/* The source report fills every family's single slot, the destination report is dropped. */
 	cr_assert_eq(ml_istio_record(fx.istio, c, s), 4);
-	cr_assert_eq(ml_istio_record(fx.istio, c, NULL), 4); /* unknown destination: another series */
+	cr_assert_eq(ml_istio_record(fx.istio, c, NULL),
+	             4); /* unknown destination: another series */
 	cr_assert_eq(ml_istio_record(fx.istio, c, s), 4);
 	fx_walk(&fx);
 	cr_assert_eq(fx.w.n, 4, "%s", fx.w.all);
 	cr_assert_eq(fx.w.c[0].value, 2);
 	ml_mesh_side_free(c);
 	ml_mesh_side_free(s);
+	fx_fini(&fx);
+}
+
+/* ---- concurrency ------------------------------------------------------- */
+
+struct worker {
+	struct ml_istio *istio;
+	const struct ml_mesh_side *c[3], *s[3];
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < 3000; i++)
+		ml_istio_record(w->istio, w->c[i % 3], w->s[i % 3]);
+	return NULL;
+}
+
+Test(istio, concurrent_records_are_all_counted)
+{
+	struct fixture fx;
+	fx_init(&fx, 0);
+	struct ml_span cs =
+	    span(ML_SPAN_KIND_CLIENT, &productpage_res, pp_client_ok, N(pp_client_ok),
+	         "reviews.default.svc.cluster.local:9080/*", 12500);
+	struct ml_span ss = span(ML_SPAN_KIND_SERVER, &reviews_res, rv_server_ok, N(rv_server_ok),
+	                         "reviews.default.svc.cluster.local:9080/*", 10000);
+	struct ml_span os = span(ML_SPAN_KIND_CLIENT, &cart_res, cart_client_attrs,
+	                         N(cart_client_attrs), "POST", 3000);
+	struct ml_mesh_side *c = side(&cs), *s = side(&ss), *o = side(&os);
+	/* Label-set shapes: a pair (2 reports), a lone client, a lone server, another client. */
+	struct worker w = {fx.istio, {c, c, NULL}, {s, NULL, s}};
+	struct worker w2 = {fx.istio, {o, c, NULL}, {NULL, s, s}};
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, work, i % 2 ? &w2 : &w), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	fx_walk(&fx);
+	/* Each worker records each of its three shapes 1000 times. */
+	double total = 0;
+	for (int i = 0; i < fx.w.n; i++)
+		if (strcmp(fx.w.c[i].family, "istio_requests_total") == 0)
+			total += fx.w.c[i].value;
+	/* w: 2000 + 1000 + 1000 reports; w2: 1000 + 2000 + 1000; two workers of each. */
+	cr_assert_eq(total, 2 * 4000 + 2 * 4000, "%g", total);
+	char want[1400];
+	const char *pp[8] = PRODUCTPAGE_V1, *rv[8] = REVIEWS_V2, *svc[3] = REVIEWS_SVC,
+	           *f200[5] = HTTP_200;
+	line(want, sizeof(want), "source", pp, rv, svc, f200);
+	expect_report(&fx.w, want, 2 * 1000 + 2 * 1000, 4000 * 12.5, 0, 4000 * 295);
+	ml_mesh_side_free(c);
+	ml_mesh_side_free(s);
+	ml_mesh_side_free(o);
 	fx_fini(&fx);
 }
