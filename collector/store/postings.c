@@ -100,10 +100,11 @@ static int put_or_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels 
 		} else {
 			break;
 		}
-		ml_be64_put(k + o, sid);
-		MDB_val key = {o + 8, k}, val = {0, NULL};
-		int mrc = del ? mdb_del(txn, dbi, &key, NULL) : mdb_put(txn, dbi, &key, &val, 0);
-		if (mrc != 0 && !(del && mrc == MDB_NOTFOUND))
+		uint8_t id[8];
+		ml_be64_put(id, sid);
+		MDB_val key = {o, k}, val = {8, id};
+		int mrc = del ? mdb_del(txn, dbi, &key, &val) : mdb_put(txn, dbi, &key, &val, MDB_NODUPDATA);
+		if (mrc != 0 && !(del && mrc == MDB_NOTFOUND) && !(!del && mrc == MDB_KEYEXIST))
 			return ml_store_errcode(mrc);
 	}
 	return 0;
@@ -119,19 +120,23 @@ int ml_postings_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels ls
 	return put_or_del(txn, dbi, sid, ls, true);
 }
 
-/* Appends the ids of every key starting with prefix (the id being the last 8 bytes). */
-static int scan_ids(MDB_cursor *c, const uint8_t *prefix, size_t plen, struct ml_u64s *out)
+/* Appends the ids of key (all its duplicates, read a page at a time). */
+static int scan_ids(MDB_cursor *c, const uint8_t *k, size_t klen, struct ml_u64s *out)
 {
-	MDB_val key = {plen, (void *)prefix}, val;
-	int mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	MDB_val key = {klen, (void *)k}, val;
+	int mrc = mdb_cursor_get(c, &key, &val, MDB_SET);
+	if (mrc == 0)
+		mrc = mdb_cursor_get(c, &key, &val, MDB_GET_MULTIPLE);
 	while (mrc == 0) {
-		if (key.mv_size != plen + 8 || memcmp(key.mv_data, prefix, plen) != 0)
-			break;
-		if (ml_u64s_push(out, ml_be64_get((const uint8_t *)key.mv_data + plen)) != 0)
-			return ML_ENOMEM;
-		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
+		if (val.mv_size % 8 != 0)
+			return ML_ECORRUPT;
+		const uint8_t *p = val.mv_data;
+		for (size_t i = 0; i < val.mv_size; i += 8)
+			if (ml_u64s_push(out, ml_be64_get(p + i)) != 0)
+				return ML_ENOMEM;
+		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT_MULTIPLE);
 	}
-	return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : ml_store_errcode(mrc);
+	return mrc == MDB_NOTFOUND ? 0 : ml_store_errcode(mrc);
 }
 
 /*
@@ -160,11 +165,16 @@ static int walk_values(MDB_txn *txn, MDB_dbi dbi, MDB_dbi series_dbi, const char
 	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
 	while (mrc == 0) {
 		const uint8_t *k = key.mv_data;
-		if (key.mv_size < plen + 10 || memcmp(k, p, plen) != 0)
+		if (key.mv_size < plen + 3 || memcmp(k, p, plen) != 0)
 			break;
 		size_t vl = ((size_t)k[plen] << 8) | k[plen + 1];
 		if (vl == LONG_MARK) {
-			uint64_t sid = ml_be64_get(k + key.mv_size - 8);
+			/* Hashed values: the text is in each series' label set. */
+			if (key.mv_size != plen + 10 || val.mv_size != 8) {
+				rc = ML_ECORRUPT;
+				goto fail;
+			}
+			uint64_t sid = ml_be64_get(val.mv_data);
 			uint8_t sk[8];
 			ml_be64_put(sk, sid);
 			MDB_val skey = {8, sk}, sval;
@@ -177,20 +187,17 @@ static int walk_values(MDB_txn *txn, MDB_dbi dbi, MDB_dbi series_dbi, const char
 			mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
 			continue;
 		}
-		if (key.mv_size != plen + 2 + vl + 8) {
+		if (key.mv_size != plen + 2 + vl) {
 			rc = ML_ECORRUPT;
 			goto fail;
 		}
 		uint8_t vp[ML_POSTINGS_INLINE_MAX + 32];
-		size_t vplen = plen + 2 + vl;
+		size_t vplen = key.mv_size;
 		memcpy(vp, k, vplen);
 		if ((rc = fn(ctx, c2, (const char *)vp + plen + 2, vl, vp, vplen, 0)) != 0)
 			goto fail;
-		/* Skip the other ids of this value: seek past prefix|ff*8. */
-		memset(vp + vplen, 0xFF, 9);
-		MDB_val skip = {vplen + 9, vp};
-		key = skip;
-		mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+		/* The next value: skip this key's ids. */
+		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT_NODUP);
 	}
 	if (mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = ml_store_errcode(mrc);
@@ -249,7 +256,7 @@ static int lookup_eq(MDB_txn *txn, MDB_dbi dbi, MDB_dbi series_dbi, struct ml_ma
 	size_t start = out->n;
 	int rc = scan_ids(c, p, plen, out);
 	mdb_cursor_close(c);
-	if (rc != 0 || plen < m->name_len + 2 + 2 + m->value_len)
+	if (rc != 0 || plen == m->name_len + 2 + 2 + m->value_len)
 		return rc;
 	/* Hashed long value: drop hash collisions by checking the real value. */
 	size_t k = start;

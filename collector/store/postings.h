@@ -1,19 +1,24 @@
 /*
  * postings.h - the label index of the TSDB (db `postings`) and label matching.
  *
- * One empty-valued LMDB entry per (series, label):
+ * One LMDB key per (label name, value), its series ids the key's sorted
+ * duplicates (the db is MDB_DUPSORT | MDB_DUPFIXED, see
+ * ML_POSTINGS_DBI_FLAGS; each id is 8 bytes, big-endian):
  *
- *     be16 name_len | name | be16 value_len | value | be64 series id
+ *     key: be16 name_len | name | be16 value_len | value     data: be64 series id
  *
- * so that all series with name=value are one prefix scan and all values of a
- * name are a scan that skips from value to value. Values too long for an
- * LMDB key (the key would pass ML_POSTINGS_INLINE_MAX) are stored hashed:
+ * so that all series with name=value are one key (read a page of ids at a
+ * time) and all values of a name are consecutive keys. An id costs 8 bytes in
+ * a page of ids instead of a whole key, and a new series changes one page
+ * per label instead of a page anywhere in the label's range. Values too long
+ * for an LMDB key (the key would pass ML_POSTINGS_INLINE_MAX - 8) are stored
+ * hashed:
  *
- *     be16 name_len | name | 0xFFFF | be64 XXH3(value) | be64 series id
+ *     key: be16 name_len | name | 0xFFFF | be64 XXH3(value)  data: be64 series id
  *
  * and read back from the series' label set when a matcher needs the text.
- * Every series also has the entry with an empty name and value (be16 0 |
- * be16 0 | id): the list of all series.
+ * Every series also has the key with an empty name and value (be16 0 |
+ * be16 0): the list of all series.
  */
 #ifndef ML_STORE_POSTINGS_H
 #define ML_STORE_POSTINGS_H
@@ -30,6 +35,9 @@ struct ml_matcher;
 struct ml_arena;
 
 #define ML_POSTINGS_INLINE_MAX 480 /* LMDB's default key limit is 511 */
+
+/* Flags the postings db must be opened with (ml_store_dbi). */
+#define ML_POSTINGS_DBI_FLAGS (MDB_DUPSORT | MDB_DUPFIXED)
 
 /* A sorted set of series ids. */
 struct ml_u64s {

@@ -180,7 +180,7 @@ struct ml_tsdb *ml_tsdb_open(struct ml_store *st, const struct ml_tsdb_options *
 		goto fail;
 	}
 	if (ml_store_dbi(st, "series", 0, &db->dbi_series, err) != 0 ||
-	    ml_store_dbi(st, "postings", 0, &db->dbi_postings, err) != 0 ||
+	    ml_store_dbi(st, "postings", ML_POSTINGS_DBI_FLAGS, &db->dbi_postings, err) != 0 ||
 	    ml_store_dbi(st, "chunks", 0, &db->dbi_chunks, err) != 0 ||
 	    ml_store_dbi(st, "tsdb_wal", 0, &db->dbi_wal, err) != 0 ||
 	    ml_store_dbi(st, "metric_meta", 0, &db->dbi_meta, err) != 0)
