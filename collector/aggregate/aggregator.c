@@ -38,6 +38,17 @@ struct ml_aggregator {
 	struct ml_pairing *pairing;
 	_Atomic uint64_t dropped_series;
 	int64_t last_flush_ms;
+	/*
+	 * Per family: how many of its children (in creation order) are in the
+	 * TSDB already. A child beyond that gets a 0 sample 1 ms before its first
+	 * value, as Tempo's metrics generator does, so that rate() and increase()
+	 * see its first requests instead of starting from them.
+	 */
+	struct fam_seen {
+		const struct ml_family_desc *f;
+		size_t seen, visited;
+	} *seen;
+	size_t n_seen, cap_seen;
 	struct self_hook {
 		struct ml_aggregator *a;
 		int which; /* enum self_which */
@@ -285,6 +296,7 @@ void ml_aggregator_destroy(struct ml_aggregator *a)
 	ml_service_graph_destroy(a->graph);
 	ml_span_metrics_destroy(a->spans);
 	ml_istio_destroy(a->istio);
+	ml_free(a->seen);
 	ml_free(a);
 }
 
@@ -300,7 +312,27 @@ struct flush_ctx {
 	struct ml_str *le; /* n_buckets + 1, the last "+Inf" */
 	struct ml_err *err;
 	uint64_t series, rejected;
+	const struct ml_family_desc *cur; /* the family whose children are being counted */
+	size_t idx;                       /* children of cur visited so far */
 };
+
+/* The seen-children record of family f, created on first use; NULL on ENOMEM. */
+static struct fam_seen *seen_of(struct ml_aggregator *a, const struct ml_family_desc *f)
+{
+	for (size_t i = 0; i < a->n_seen; i++)
+		if (a->seen[i].f == f)
+			return &a->seen[i];
+	if (a->n_seen == a->cap_seen) {
+		size_t cap = a->cap_seen ? a->cap_seen * 2 : 16;
+		struct fam_seen *p = ml_realloc(a->seen, cap * sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		a->seen = p;
+		a->cap_seen = cap;
+	}
+	a->seen[a->n_seen] = (struct fam_seen){f, 0, 0};
+	return &a->seen[a->n_seen++];
+}
 
 static int flush_batch(struct flush_ctx *fc)
 {
@@ -309,6 +341,10 @@ static int flush_batch(struct flush_ctx *fc)
 	struct ml_tsdb_report rep;
 	memset(&rep, 0, sizeof(rep));
 	int rc = ml_tsdb_append(fc->a->tsdb, &fc->batch, &rep, fc->err);
+	if (rc == 0) /* children in the batches written so far are in the TSDB now */
+		for (size_t i = 0; i < fc->a->n_seen; i++)
+			if (fc->a->seen[i].visited > fc->a->seen[i].seen)
+				fc->a->seen[i].seen = fc->a->seen[i].visited;
 	if (rc == 0 && rep.samples_rejected > 0) {
 		fc->rejected += rep.samples_rejected;
 		ml_log(ML_LOG_DEBUG, "msg=\"aggregation flush: samples rejected\" n=%llu first=\"%s\"",
@@ -365,13 +401,13 @@ static int family_names(struct flush_ctx *fc, const struct ml_family_desc *f)
 	return 0;
 }
 
-/* One series: name, the family's labels (+ le when le.p), one sample. */
+/* One series: name, the family's labels (+ le when le.p), one sample (after a 0 if fresh). */
 static int add_series(struct flush_ctx *fc, struct ml_str name, const struct ml_str *values,
-		      const struct ml_str *le, double v)
+		      const struct ml_str *le, double v, bool fresh)
 {
 	const struct ml_family_desc *f = fc->fam;
 	uint32_t nl = (uint32_t)f->n_labels + 1 + (le ? 1 : 0);
-	struct ml_series_samples *s = ml_sample_batch_add(&fc->batch, nl, 1);
+	struct ml_series_samples *s = ml_sample_batch_add(&fc->batch, nl, fresh ? 2 : 1);
 	if (s == NULL)
 		return ML_ENOMEM;
 	s->labels[0].name = ML_STR("__name__");
@@ -386,8 +422,12 @@ static int add_series(struct flush_ctx *fc, struct ml_str name, const struct ml_
 		s->labels[nl - 1].name = ML_STR("le");
 		s->labels[nl - 1].value = *le;
 	}
-	s->samples[0].t_ms = fc->t;
-	s->samples[0].v = v;
+	if (fresh) {
+		s->samples[0].t_ms = fc->t - 1;
+		s->samples[0].v = 0;
+	}
+	s->samples[fresh ? 1 : 0].t_ms = fc->t;
+	s->samples[fresh ? 1 : 0].v = v;
 	fc->series++;
 	return 0;
 }
@@ -402,20 +442,30 @@ static int flush_visit(void *ctx, const struct ml_family_desc *f, const struct m
 		return rc;
 	if (fc->fam != f && (rc = family_names(fc, f)) != 0)
 		return ml_err_set(fc->err, rc, "aggregation flush: out of memory");
+	struct fam_seen *seen = seen_of(fc->a, f);
+	if (seen == NULL)
+		return ml_err_set(fc->err, ML_ENOMEM, "aggregation flush: out of memory");
+	if (fc->cur != f) {
+		fc->cur = f;
+		fc->idx = 0;
+	}
+	bool fresh = f->type != ML_METRIC_GAUGE && fc->idx >= seen->seen;
+	seen->visited = ++fc->idx;
+	const struct ml_str *lv = v->label_values;
 	if (f->type != ML_METRIC_HISTOGRAM) {
-		rc = add_series(fc, fc->name, v->label_values, NULL, v->value);
+		rc = add_series(fc, fc->name, lv, NULL, v->value, fresh);
 	} else {
 		rc = 0;
 		for (size_t i = 0; rc == 0 && i < f->n_buckets; i++)
-			rc = add_series(fc, fc->bucket_name, v->label_values, &fc->le[i],
-					(double)v->buckets[i]);
+			rc = add_series(fc, fc->bucket_name, lv, &fc->le[i], (double)v->buckets[i],
+					fresh);
 		if (rc == 0)
-			rc = add_series(fc, fc->bucket_name, v->label_values, &fc->le[f->n_buckets],
-					(double)v->count);
+			rc = add_series(fc, fc->bucket_name, lv, &fc->le[f->n_buckets],
+					(double)v->count, fresh);
 		if (rc == 0)
-			rc = add_series(fc, fc->sum_name, v->label_values, NULL, v->sum);
+			rc = add_series(fc, fc->sum_name, lv, NULL, v->sum, fresh);
 		if (rc == 0)
-			rc = add_series(fc, fc->count_name, v->label_values, NULL, (double)v->count);
+			rc = add_series(fc, fc->count_name, lv, NULL, (double)v->count, fresh);
 	}
 	if (rc != 0)
 		return ml_err_set(fc->err, rc, "aggregation flush: out of memory");
@@ -745,6 +795,13 @@ int ml_aggregator_restore(struct ml_aggregator *a, int64_t now_ms, struct ml_err
 			ml_err_prefix(err, "aggregation restore of %s: ", f->name);
 			goto fail;
 		}
+		/* Restored children are in the TSDB: no 0 before their next value (a reset). */
+		struct fam_seen *seen = seen_of(a, f);
+		if (seen == NULL) {
+			rc = ml_err_set(err, ML_ENOMEM, "aggregation restore: out of memory");
+			goto fail;
+		}
+		seen->seen = seen->visited = ml_family_children(fam);
 	}
 	/* A flush at the same millisecond as the newest stored sample would be a duplicate. */
 	a->last_flush_ms = now_ms;

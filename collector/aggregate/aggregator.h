@@ -80,7 +80,9 @@ size_t ml_aggregator_expire(struct ml_aggregator *a, int64_t now_ms);
  * after the previous flush if the clock did not advance): counters and
  * gauges as one series each, histograms as _bucket{le=...} (le as
  * Prometheus prints it: "0.5", "1", "+Inf"), _sum and _count; with metric
- * metadata (type, help). Returns 0, or the first TSDB error (ML_EFULL,
+ * metadata (type, help). A counter or histogram series written for the
+ * first time gets a 0 sample 1 ms before its first value (as Tempo's
+ * metrics generator does), so rate() and increase() see its first requests. Returns 0, or the first TSDB error (ML_EFULL,
  * ML_EIO, ML_ESHUTDOWN, ML_ENOMEM) with a message in err.
  */
 int ml_aggregator_flush(struct ml_aggregator *a, int64_t now_ms, struct ml_err *err);

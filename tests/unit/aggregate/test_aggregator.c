@@ -334,11 +334,13 @@ Test(aggregator_tsdb, flush_writes_cumulative_series_read_back_by_select)
 	const char *kv[] = {"client", "productpage.default", NULL};
 	size_t n = select_series("traces_service_graph_request_total", kv, s, 8, labels,
 				 sizeof(labels));
-	cr_assert_eq(n, 2, "one sample per flush");
-	cr_assert_eq(s[0].t_ms, T0 + 1000);
-	cr_assert_eq(s[0].v, 1);
-	cr_assert_eq(s[1].t_ms, T0 + 2000);
-	cr_assert_eq(s[1].v, 1, "cumulative: the same request is not counted again");
+	cr_assert_eq(n, 3, "a 0 before the first value, then one sample per flush");
+	cr_assert_eq(s[0].t_ms, T0 + 999);
+	cr_assert_eq(s[0].v, 0, "a new series starts from 0, so rate() sees its first requests");
+	cr_assert_eq(s[1].t_ms, T0 + 1000);
+	cr_assert_eq(s[1].v, 1);
+	cr_assert_eq(s[2].t_ms, T0 + 2000);
+	cr_assert_eq(s[2].v, 1, "cumulative: the same request is not counted again");
 	cr_assert_str_eq(labels,
 			 "traces_service_graph_request_total{client=\"productpage.default\", "
 			 "server=\"reviews.default\"}",
@@ -346,46 +348,55 @@ Test(aggregator_tsdb, flush_writes_cumulative_series_read_back_by_select)
 
 	const char *le01[] = {"client", "productpage.default", "le", "0.1", NULL};
 	n = select_series("traces_service_graph_request_server_seconds_bucket", le01, s, 8, NULL, 0);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(s[0].v, 0);
 	cr_assert_eq(s[1].v, 1);
 	const char *le02[] = {"client", "productpage.default", "le", "0.2", NULL};
 	cr_assert_eq(select_series("traces_service_graph_request_client_seconds_bucket", le02, s, 8,
 				   NULL, 0),
-		     2);
-	cr_assert_eq(s[0].v, 1);
+		     3);
+	cr_assert_eq(s[1].v, 1);
+	const char *le01c[] = {"client", "productpage.default", "le", "0.1", NULL};
+	cr_assert_eq(select_series("traces_service_graph_request_client_seconds_bucket", le01c, s, 8,
+				   NULL, 0),
+		     3);
+	cr_assert_eq(s[1].v, 0, "150 ms is not within le=0.1");
 	const char *inf[] = {"client", "productpage.default", "le", "+Inf", NULL};
 	cr_assert_eq(select_series("traces_service_graph_request_client_seconds_bucket", inf, s, 8,
 				   NULL, 0),
-		     2);
-	cr_assert_eq(s[0].v, 1);
+		     3);
+	cr_assert_eq(s[1].v, 1);
 	const char *le128[] = {"client", "productpage.default", "le", "12.8", NULL};
 	cr_assert_eq(select_series("traces_service_graph_request_client_seconds_bucket", le128, s, 8,
 				   NULL, 0),
-		     2);
+		     3);
 	cr_assert_eq(select_series("traces_service_graph_request_client_seconds_count", kv, s, 8,
 				   NULL, 0),
-		     2);
-	cr_assert_eq(s[1].v, 1);
+		     3);
+	cr_assert_eq(s[2].v, 1);
 	cr_assert_eq(select_series("traces_service_graph_request_client_seconds_sum", kv, s, 8, NULL,
 				   0),
-		     2);
-	cr_assert_float_eq(s[1].v, 0.15, 1e-9);
+		     3);
+	cr_assert_float_eq(s[2].v, 0.15, 1e-9);
 
 	/* the shared pair only exists from the second flush on */
 	const char *failed[] = {"client", "reviews.default", "server", "ratings.default", NULL};
 	cr_assert_eq(select_series("traces_service_graph_request_failed_total", failed, s, 8, NULL, 0),
-		     1);
-	cr_assert_eq(s[0].t_ms, T0 + 2000);
+		     2);
+	cr_assert_eq(s[0].t_ms, T0 + 1999);
+	cr_assert_eq(s[1].t_ms, T0 + 2000);
+	cr_assert_eq(s[1].v, 1);
 	/* Envoy's buckets print as Prometheus prints them */
 	const char *big[] = {"reporter", "destination", "response_code", "500",
 			     "le", "3600000", NULL};
 	cr_assert_eq(select_series("istio_request_duration_milliseconds_bucket", big, s, 8, NULL, 0),
-		     1);
+		     2);
+	cr_assert_eq(s[1].v, 1);
 	const char *half[] = {"reporter", "destination", "response_code", "500",
 			      "le", "0.5", NULL};
 	cr_assert_eq(select_series("istio_request_duration_milliseconds_bucket", half, s, 8, NULL, 0),
-		     1);
-	cr_assert_eq(s[0].v, 0);
+		     2);
+	cr_assert_eq(s[1].v, 0);
 
 	/* metadata: type and help per family */
 	struct ml_tsdb_meta *meta = NULL;
@@ -407,8 +418,12 @@ Test(aggregator_tsdb, flush_twice_in_one_millisecond_moves_forward)
 	cr_assert_eq(ml_aggregator_flush(agg, T0, &err), 0, "%s", err.msg);
 	struct ml_sample s[4];
 	const char *kv[] = {"client", "reviews.default", NULL};
-	cr_assert_eq(select_series("traces_service_graph_request_total", kv, s, 4, NULL, 0), 1);
-	cr_assert_eq(s[0].t_ms, T0 + 1, "a second flush at the same ms is written 1 ms later");
+	cr_assert_eq(select_series("traces_service_graph_request_total", kv, s, 4, NULL, 0), 2);
+	cr_assert_eq(s[1].t_ms, T0 + 1, "a second flush at the same ms is written 1 ms later");
+	cr_assert_eq(s[1].v, 1);
+	const char *old[] = {"client", "productpage.default", NULL};
+	cr_assert_eq(select_series("traces_service_graph_request_total", old, s, 4, NULL, 0), 3);
+	cr_assert_eq(s[2].t_ms, T0 + 1);
 }
 
 Test(aggregator_tsdb, restart_keeps_counters_monotonic)
@@ -468,17 +483,19 @@ Test(aggregator_tsdb, restart_keeps_counters_monotonic)
 	struct ml_sample s[8];
 	const char *kv[] = {"client", "productpage.default", "server", "reviews.default", NULL};
 	size_t n = select_series("traces_service_graph_request_total", kv, s, 8, NULL, 0);
-	cr_assert_eq(n, 2);
-	cr_assert_eq(s[0].v, 1);
-	cr_assert_eq(s[1].v, 2);
+	/* 0 before the first flush, 1 at shutdown, 2 after the restart: never a reset */
+	cr_assert_eq(n, 3);
+	cr_assert_eq(s[0].v, 0);
+	cr_assert_eq(s[1].v, 1);
+	cr_assert_eq(s[2].v, 2);
+	cr_assert_eq(s[2].t_ms, T0 + 7000);
 	const char *c[] = {"client", "productpage.default", NULL};
 	n = select_series("traces_service_graph_request_server_seconds_count", c, s, 8, NULL, 0);
-	cr_assert_eq(n, 2);
-	cr_assert_eq(s[1].v, 2);
-	/* every bucket of every series never went down */
+	cr_assert_eq(n, 3);
+	cr_assert_eq(s[2].v, 2);
 	const char *le04[] = {"client", "productpage.default", "le", "0.4", NULL};
 	n = select_series("traces_service_graph_request_server_seconds_bucket", le04, s, 8, NULL, 0);
-	cr_assert_eq(n, 2);
-	cr_assert_eq(s[0].v, 1);
-	cr_assert_eq(s[1].v, 2);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(s[1].v, 1);
+	cr_assert_eq(s[2].v, 2);
 }
