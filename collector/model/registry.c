@@ -4,10 +4,14 @@
  * Layout. A registry is an append-only linked list of families; a family is
  * an append-only linked list of children (creation order, what a walk
  * follows) plus a hash table of the same children split in ML_REG_STRIPES
- * stripes, each under its own rwlock, so that ml_family_child() from many
- * ingest threads takes a shared lock on one stripe and rarely meets a writer.
- * Nothing is ever removed before ml_registry_destroy(), so readers follow the
- * lists with acquire loads and no lock at all.
+ * stripes. Nothing is ever removed before ml_registry_destroy(), so readers
+ * follow the lists, and probe the open-addressing tables, with acquire loads
+ * and no lock at all: ml_family_child() for an existing child (the per-span
+ * case) is a hash and a few loads. Creating a child takes its stripe's mutex;
+ * a table that grows is replaced by a copy and the old one is kept (linked
+ * from the new) until destroy, so a reader still probing it stays safe; a
+ * reader that misses a child because it saw the old table retries under the
+ * mutex. Tables stay at most half full, so a probe always ends.
  *
  * Values. A counter or gauge is one 64-bit atomic holding the bit pattern of
  * a double; adding is a compare-and-swap loop on that pattern (C11 has no
@@ -44,10 +48,23 @@ struct ml_child {
 	struct ml_family *family;
 };
 
+struct ml_table {
+	struct ml_table *older; /* replaced tables, freed at destroy */
+	size_t cap;             /* a power of two */
+	struct ml_child *_Atomic slots[];
+};
+
+/* Padded so that two stripes' hot words never share a cache line (heap
+ * memory is not 64-byte aligned, so padding rather than alignment). */
 struct ml_stripe {
-	pthread_rwlock_t lock;
-	struct ml_child **slots; /* open addressing, cap a power of two */
-	size_t cap, n;
+	union {
+		struct {
+			pthread_mutex_t lock;           /* creation of children in this stripe */
+			struct ml_table *_Atomic table; /* NULL until the first child */
+			size_t n;                       /* children in the table (under lock) */
+		};
+		char line[128];
+	};
 };
 
 struct ml_family {
@@ -117,8 +134,13 @@ static void family_free(struct ml_family *f)
 		c = next;
 	}
 	for (size_t i = 0; i < ML_REG_STRIPES; i++) {
-		pthread_rwlock_destroy(&f->stripes[i].lock);
-		ml_free(f->stripes[i].slots);
+		pthread_mutex_destroy(&f->stripes[i].lock);
+		struct ml_table *t = atomic_load(&f->stripes[i].table);
+		while (t) {
+			struct ml_table *older = t->older;
+			ml_free(t);
+			t = older;
+		}
 	}
 	pthread_mutex_destroy(&f->list_lock);
 	for (size_t i = 0; i < f->desc.n_labels; i++)
@@ -289,8 +311,10 @@ struct ml_family *ml_registry_add(struct ml_registry *r, const struct ml_family_
 		goto fail;
 	list_lock_ok = true;
 	for (; stripes_ok < ML_REG_STRIPES; stripes_ok++)
-		if (pthread_rwlock_init(&f->stripes[stripes_ok].lock, NULL) != 0)
+		if (pthread_mutex_init(&f->stripes[stripes_ok].lock, NULL) != 0)
 			goto fail;
+	for (size_t i = 0; i < ML_REG_STRIPES; i++)
+		atomic_init(&f->stripes[i].table, NULL);
 	atomic_init(&f->head, NULL);
 	atomic_init(&f->next, NULL);
 	atomic_init(&f->only, NULL);
@@ -306,7 +330,7 @@ fail:
 	pthread_mutex_unlock(&r->lock);
 	if (f) {
 		for (size_t i = 0; i < stripes_ok; i++)
-			pthread_rwlock_destroy(&f->stripes[i].lock);
+			pthread_mutex_destroy(&f->stripes[i].lock);
 		if (list_lock_ok)
 			pthread_mutex_destroy(&f->list_lock);
 		for (size_t i = 0; i < f->desc.n_labels; i++)
@@ -351,15 +375,15 @@ static bool values_eq(const struct ml_child *c, const struct ml_str *values, siz
 	return true;
 }
 
-/* Caller holds s->lock (shared or exclusive). */
-static struct ml_child *stripe_find(const struct ml_stripe *s, uint64_t h,
-                                    const struct ml_str *values, size_t n)
+/* Lock-free probe of one table (NULL = empty). */
+static struct ml_child *table_find(const struct ml_table *t, uint64_t h,
+                                   const struct ml_str *values, size_t n)
 {
-	if (!s->cap)
+	if (!t)
 		return NULL;
-	size_t mask = s->cap - 1;
+	size_t mask = t->cap - 1;
 	for (size_t i = (size_t)(h >> 4) & mask;; i = (i + 1) & mask) {
-		struct ml_child *c = s->slots[i];
+		struct ml_child *c = atomic_load_explicit(&t->slots[i], memory_order_acquire);
 		if (!c)
 			return NULL;
 		if (c->hash == h && values_eq(c, values, n))
@@ -367,31 +391,37 @@ static struct ml_child *stripe_find(const struct ml_stripe *s, uint64_t h,
 	}
 }
 
-/* Caller holds s->lock exclusively. */
+static void table_put(struct ml_table *t, struct ml_child *c)
+{
+	size_t mask = t->cap - 1;
+	size_t j = (size_t)(c->hash >> 4) & mask;
+	while (atomic_load_explicit(&t->slots[j], memory_order_relaxed))
+		j = (j + 1) & mask;
+	atomic_store_explicit(&t->slots[j], c, memory_order_release);
+}
+
+/* Caller holds s->lock. Publishes c to lock-free readers. */
 static int stripe_insert(struct ml_stripe *s, struct ml_child *c)
 {
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 16;
-		struct ml_child **slots = ml_calloc(ncap, sizeof(*slots));
-		if (!slots)
+	struct ml_table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+	if (!t || (s->n + 1) * 2 > t->cap) {
+		size_t ncap = t ? t->cap * 2 : 16;
+		struct ml_table *nt = ml_calloc(1, sizeof(*nt) + ncap * sizeof(nt->slots[0]));
+		if (!nt)
 			return ML_ENOMEM;
-		for (size_t i = 0; i < s->cap; i++) {
-			struct ml_child *o = s->slots[i];
-			if (!o)
-				continue;
-			size_t j = (size_t)(o->hash >> 4) & (ncap - 1);
-			while (slots[j])
-				j = (j + 1) & (ncap - 1);
-			slots[j] = o;
+		nt->cap = ncap;
+		nt->older = t;
+		for (size_t i = 0; t && i < t->cap; i++) {
+			struct ml_child *o =
+			    atomic_load_explicit(&t->slots[i], memory_order_relaxed);
+			if (o)
+				table_put(nt, o);
 		}
-		ml_free(s->slots);
-		s->slots = slots;
-		s->cap = ncap;
+		table_put(nt, c);
+		atomic_store_explicit(&s->table, nt, memory_order_release);
+	} else {
+		table_put(t, c);
 	}
-	size_t j = (size_t)(c->hash >> 4) & (s->cap - 1);
-	while (s->slots[j])
-		j = (j + 1) & (s->cap - 1);
-	s->slots[j] = c;
 	s->n++;
 	return 0;
 }
@@ -443,14 +473,12 @@ struct ml_child *ml_family_child(struct ml_family *f, const struct ml_str *value
 	}
 	uint64_t h = hash_values(values, n);
 	struct ml_stripe *s = &f->stripes[h & (ML_REG_STRIPES - 1)];
-	pthread_rwlock_rdlock(&s->lock);
-	c = stripe_find(s, h, values, n);
-	pthread_rwlock_unlock(&s->lock);
+	c = table_find(atomic_load_explicit(&s->table, memory_order_acquire), h, values, n);
 	if (c)
 		return c;
 
-	pthread_rwlock_wrlock(&s->lock);
-	c = stripe_find(s, h, values, n);
+	pthread_mutex_lock(&s->lock);
+	c = table_find(atomic_load_explicit(&s->table, memory_order_acquire), h, values, n);
 	if (c)
 		goto out;
 	pthread_mutex_lock(&f->list_lock);
@@ -477,7 +505,7 @@ struct ml_child *ml_family_child(struct ml_family *f, const struct ml_str *value
 	}
 	pthread_mutex_unlock(&f->list_lock);
 out:
-	pthread_rwlock_unlock(&s->lock);
+	pthread_mutex_unlock(&s->lock);
 	return c;
 }
 
