@@ -128,7 +128,8 @@ static json_t *call(ml_http_handler h, const char *path_rest, int *status, ...)
 
 static void assert_error(json_t *j, int status, int want_status, const char *type, const char *msg)
 {
-	cr_assert_eq(status, want_status, "status %d", status);
+	cr_assert_eq(status, want_status, "status %d: %s", status,
+		     json_string_value(json_object_get(j, "error")));
 	cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
 	cr_assert_str_eq(json_string_value(json_object_get(j, "errorType")), type);
 	const char *got = json_string_value(json_object_get(j, "error"));
@@ -219,10 +220,17 @@ Test(prom_api, series_errors)
 	json_decref(j);
 	j = call(ml_prom_series, NULL, &st, "match[]", "up", "start", "yesterday", NULL);
 	assert_error(j, st, 400, "bad_data",
-		     "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp");
+		     "invalid parameter \"start\": Invalid time value for 'start': cannot parse "
+		     "\"yesterday\" to a valid timestamp");
 	json_decref(j);
+	/* End before start selects nothing, as Prometheus's querier does. */
 	j = call(ml_prom_series, NULL, &st, "match[]", "up", "start", "20", "end", "10", NULL);
-	assert_error(j, st, 400, "bad_data", "end timestamp must not be before start time");
+	cr_assert_eq(json_array_size(data_of(j, st)), 0);
+	json_decref(j);
+	j = call(ml_prom_series, NULL, &st, "match[]", "{job=~\".*\"}", NULL);
+	assert_error(j, st, 400, "bad_data",
+		     "invalid parameter \"match[]\": match[] must contain at least one non-empty "
+		     "matcher");
 	json_decref(j);
 }
 
@@ -289,9 +297,17 @@ Test(prom_api, label_values_errors)
 	j = call(ml_prom_label_values, "a-b/values", &st, NULL);
 	assert_error(j, st, 400, "bad_data", "invalid label name: \"a-b\"");
 	json_decref(j);
-	j = call(ml_prom_label_values, "job", &st, NULL);
-	cr_assert_eq(st, 404);
-	json_decref(j);
+	/* Not .../values: Prometheus's router answers a plain-text 404. */
+	struct ml_arena *a = ml_arena_create(0);
+	struct ml_http_request req = {.method = "GET", .path = "/api/v1/label/job", .content_type = "",
+				      .path_rest = "job", .arena = a};
+	struct ml_http_response resp = {.status = 200};
+	ml_prom_label_values(&req, &resp, &app);
+	cr_assert_eq(resp.status, 404);
+	cr_assert_eq(resp.body.len, strlen("404 page not found\n"));
+	cr_assert(memcmp(resp.body.data, "404 page not found\n", resp.body.len) == 0);
+	ml_buf_free(&resp.body);
+	ml_arena_destroy(a);
 	j = call(ml_prom_label_values, "job/values", &st, "match[]", "rate(up[5m])", NULL);
 	assert_error(j, st, 400, "bad_data", "not a vector selector");
 	json_decref(j);
@@ -385,6 +401,12 @@ Test(prom_api, rules_alerts_exemplars)
 	j = call(ml_prom_query_exemplars, NULL, &st, "query", "up{", NULL);
 	assert_error(j, st, 400, "bad_data", "parse error");
 	json_decref(j);
+	j = call(ml_prom_query_exemplars, NULL, &st, NULL);
+	assert_error(j, st, 400, "bad_data", "1:1: parse error: no expression found in input");
+	json_decref(j);
+	j = call(ml_prom_query_exemplars, NULL, &st, "query", "up", "start", "20", "end", "10", NULL);
+	assert_error(j, st, 400, "bad_data", "end timestamp must not be before start timestamp");
+	json_decref(j);
 }
 
 Test(prom_api, format_query)
@@ -396,7 +418,7 @@ Test(prom_api, format_query)
 			 "sum by (job) (rate(http_requests_total{code=\"200\"}[5m]))");
 	json_decref(j);
 	j = call(ml_prom_format_query, NULL, &st, "query", "sum(", NULL);
-	assert_error(j, st, 400, "bad_data", "parse error");
+	assert_error(j, st, 400, "bad_data", "invalid parameter \"query\": 1:");
 	json_decref(j);
 }
 
@@ -541,7 +563,8 @@ Test(prom_api, range_query_errors)
 	json_decref(j);
 	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "5", "step",
 		 "1", NULL);
-	assert_error(j, st, 400, "bad_data", "end timestamp must not be before start time");
+	assert_error(j, st, 400, "bad_data",
+		     "invalid parameter \"end\": end timestamp must not be before start time");
 	json_decref(j);
 	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
 		 "fast", NULL);
@@ -551,8 +574,8 @@ Test(prom_api, range_query_errors)
 	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
 		 "0", NULL);
 	assert_error(j, st, 400, "bad_data",
-		     "zero or negative query resolution step widths are not accepted. Try a "
-		     "positive integer");
+		     "invalid parameter \"step\": zero or negative query resolution step widths are "
+		     "not accepted. Try a positive integer");
 	json_decref(j);
 	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
 		 "-1", NULL);
@@ -577,5 +600,57 @@ Test(prom_api, range_query_errors)
 	j = call(ml_prom_query_range, NULL, &st, "query", "up +", "start", "10", "end", "20",
 		 "step", "1", NULL);
 	assert_error(j, st, 400, "bad_data", "parse error");
+	json_decref(j);
+}
+
+/* The --query.* flags and the timeout= parameter reach the evaluator. */
+Test(prom_api, query_limits)
+{
+	int st;
+	struct ml_config cfg = {0};
+	cfg.query_max_samples = 1;
+	cfg.query_max_concurrency = 2;
+	ml_prom_api_set_config(&cfg);
+	cr_assert_eq(ml_prom_api_lookback_ms(), 5 * 60000); /* 0 = Prometheus's default */
+	/* Two series of up at T0 + 60 s: over one sample. */
+	json_t *j = call(ml_prom_query, NULL, &st, "query", "up", "time", "1700000060", NULL);
+	assert_error(j, st, 422, "execution",
+		     "query processing would load too many samples into memory in query execution");
+	json_decref(j);
+	cfg.query_max_samples = 1000;
+	cfg.query_lookback_ms = 30000;
+	cr_assert_eq(ml_prom_api_lookback_ms(), 30000);
+	/* Lookback 30 s: up{job="api"} (at T0) is not seen at T0 + 60 s, up{job="web"} is. */
+	j = call(ml_prom_query, NULL, &st, "query", "up", "time", "1700000060", NULL);
+	cr_assert_eq(json_array_size(json_object_get(data_of(j, st), "result")), 1);
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "up", "timeout", "soon", NULL);
+	assert_error(j, st, 400, "bad_data",
+		     "invalid parameter \"timeout\": cannot parse \"soon\" to a valid duration");
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "up", "timeout", "1e999", NULL);
+	assert_error(j, st, 400, "bad_data", "invalid parameter \"timeout\"");
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "up", "timeout", "0", NULL);
+	assert_error(j, st, 503, "timeout", "query timed out in query execution");
+	json_decref(j);
+	j = call(ml_prom_query_range, NULL, &st, "query", "up", "start", "10", "end", "20", "step",
+		 "1", "timeout", "-3", NULL);
+	assert_error(j, st, 503, "timeout", "query timed out in query execution");
+	json_decref(j);
+	/* A heavy subquery cannot finish in 1 ms. */
+	cfg.query_max_samples = 0; /* Prometheus's default */
+	j = call(ml_prom_query, NULL, &st, "query", "count_over_time(vector(1)[1d:1s])", "time",
+		 "1700000000", "timeout", "1ms", NULL);
+	assert_error(j, st, 503, "timeout", "query timed out in expression evaluation");
+	json_decref(j);
+	j = call(ml_prom_query, NULL, &st, "query", "1", "timeout", "1m", NULL);
+	data_of(j, st);
+	json_decref(j);
+	j = call(ml_prom_flags, NULL, &st, NULL);
+	json_t *d = data_of(j, st);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "query.lookback-delta")), "30s");
+	cr_assert_str_eq(json_string_value(json_object_get(d, "query.max-samples")), "0");
+	cr_assert_str_eq(json_string_value(json_object_get(d, "query.max-concurrency")), "2");
 	json_decref(j);
 }
