@@ -3,9 +3,10 @@
 //
 // Rules (Prometheus's answer is the reference):
 // - the HTTP status and the envelope's status must be the same;
-// - errors: the same errorType; the message text too when the caller asks
-//   for it (compareErrorText), for the errors whose text docs/PROMQL.md
-//   promises to be Prometheus's;
+// - errors: the same errorType; the same message for execution errors
+//   (docs/PROMQL.md promises Prometheus's texts); parse errors (bad_data)
+//   only when the caller asks (compareErrorText), otherwise another text is
+//   counted in stats.errorText;
 // - success: the same resultType; scalars and strings the same [t, v];
 //   vectors and matrices the same set of series (label sets exact), each
 //   with the same timestamps and values; matrices (range queries) in the
@@ -39,7 +40,7 @@ export function valuesEqual(a, e, stats) {
   if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) && Number.isNaN(y);
   if (x === y) return false; // same number, other text
   if (!Number.isFinite(x) || !Number.isFinite(y)) return false;
-  if (Number.isSafeInteger(y) && Number.isSafeInteger(x)) return false;
+  if (Number.isSafeInteger(y)) return false; // Prometheus's integers exactly
   const ok = Math.abs(x - y) <= REL_TOL * Math.max(Math.abs(x), Math.abs(y));
   if (ok && stats) stats.approx++;
   return ok;
@@ -101,8 +102,9 @@ export function isSorted(query) {
 
 /**
  * Compares two answers {status (HTTP), body (parsed JSON)}. Returns a list
- * of differences, empty when they agree. stats.approx (when given) counts
- * the values that agree only within the tolerance.
+ * of differences, empty when they agree. stats (when given): approx counts
+ * the values that agree only within the tolerance, errorText collects the
+ * bad_data messages that differ.
  */
 export function compareAnswers(query, got, exp, { compareErrorText = false, range = false, stats = null } = {}) {
   const diffs = [];
@@ -114,8 +116,13 @@ export function compareAnswers(query, got, exp, { compareErrorText = false, rang
     return [`meshlens: ${say(gb, got.status)}; Prometheus: ${say(eb, exp.status)}`];
   }
   if (eb.status === 'error') {
-    if (gb.errorType !== eb.errorType) diffs.push(`errorType ${gb.errorType} (${gb.error}), Prometheus: ${eb.errorType} (${eb.error})`);
-    else if (compareErrorText && gb.error !== eb.error) diffs.push(`error text:\n  meshlens:   ${gb.error}\n  Prometheus: ${eb.error}`);
+    if (gb.errorType !== eb.errorType) {
+      diffs.push(`errorType ${gb.errorType} (${gb.error}), Prometheus: ${eb.errorType} (${eb.error})`);
+    } else if (gb.error !== eb.error) {
+      const text = `error text:\n  meshlens:   ${gb.error}\n  Prometheus: ${eb.error}`;
+      if (compareErrorText || eb.errorType === 'execution') diffs.push(text);
+      else if (stats) stats.errorText.push(text);
+    }
     return diffs;
   }
   const gd = gb.data;

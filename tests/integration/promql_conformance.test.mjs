@@ -5,7 +5,7 @@
 // prometheus on those blocks with no scrape targets) and into meshlens
 // (POST /api/v1/import/prometheus, in chunks); then every query of
 // tests/conformance/queries.txt runs on both, as instant queries at
-// INSTANT_TIMES and as a range query over RANGE, through /api/v1/query and
+// INSTANT_TIMES and as range queries over RANGES, through /api/v1/query and
 // /api/v1/query_range, and the answers are compared by
 // tests/conformance/compare.mjs. The test fails naming each query that
 // differs, with the difference. Skipped when prometheus or promtool is not
@@ -37,8 +37,13 @@ const END = (T0_MS + SPAN_MS) / 1000;
 // end (within the 5 m lookback of the last samples for most series).
 const INSTANT_TIMES = [T0 + 47 * 60 + 13.25, END + 4 * 60];
 // Range queries: from before the first sample to after the lookback of the
-// last one, one point a minute (131 points).
-const RANGE = { start: T0 - 120, end: END + 480, step: 60 };
+// last one, one point a minute (131 points); and a window off every grid
+// (start at .567 s, step 37.5 s) over the series that start late, stop
+// early or pause.
+const RANGES = [
+  { start: T0 - 120, end: END + 480, step: 60 },
+  { start: T0 + 1234.567, end: T0 + 5000, step: 37.5 },
+];
 // Upload bodies well under meshlens's 16 MiB request limit.
 const CHUNK_BYTES = 4 << 20;
 // Queries in flight at once on each server (2 cores shared with the servers).
@@ -138,6 +143,39 @@ async function pool(items, n, fn) {
   return out;
 }
 
+describe('PromQL conformance: the comparison', () => {
+  const vec = (value, metric = { a: '1' }) => ({ status: 200, body: { status: 'success', data: { resultType: 'vector', result: [{ metric, value }] } } });
+  const mat = (values, metric = { a: '1' }) => ({ status: 200, body: { status: 'success', data: { resultType: 'matrix', result: [{ metric, values }] } } });
+  const err = (status, errorType, error) => ({ status, body: { status: 'error', errorType, error } });
+
+  it('accepts equal answers, NaN as NaN, and sums in another order within 1e-9', () => {
+    assert.deepEqual(compareAnswers('x', vec([1, 'NaN']), vec([1, 'NaN'])), []);
+    assert.deepEqual(compareAnswers('x', vec([1, '22.94153771542337']), vec([1, '22.941537715423372'])), []);
+    assert.deepEqual(compareAnswers('x', mat([[1, '+Inf'], [2, '3']]), mat([[1, '+Inf'], [2, '3']]), { range: true }), []);
+  });
+
+  it('reports other values, labels, timestamps, types, errors and number texts', () => {
+    const differs = (got, exp, opts) => assert.notDeepEqual(compareAnswers('x', got, exp, opts), []);
+    differs(vec([1, '3']), vec([1, '4']));
+    differs(vec([1, '3.0000000001']), vec([1, '3'])); // integers exactly
+    differs(vec([1, '0.1']), vec([1, '0.10001']));
+    differs(vec([1, 'NaN']), vec([1, '0']));
+    differs(vec([1, '+Inf']), vec([1, '-Inf']));
+    differs(vec([1, '1000000000000000000000']), vec([1, '1e+21'])); // same double, other text
+    differs(vec([1, '3'], { a: '2' }), vec([1, '3']));
+    differs(vec([2, '3']), vec([1, '3']));
+    differs(mat([[1, '3']]), vec([1, '3']));
+    differs(mat([[1, '3'], [2, '4']]), mat([[1, '3']]));
+    differs(vec([1, '3']), err(400, 'bad_data', 'parse error'));
+    differs(err(422, 'execution', 'a'), err(400, 'bad_data', 'a'));
+    differs(err(422, 'execution', 'a'), err(422, 'execution', 'b'));
+    const sorted = { status: 200, body: { status: 'success', data: { resultType: 'vector', result: [{ metric: { a: '1' }, value: [1, '1'] }, { metric: { a: '2' }, value: [1, '2'] }] } } };
+    const reversed = { status: 200, body: { status: 'success', data: { resultType: 'vector', result: [...sorted.body.data.result].reverse() } } };
+    assert.deepEqual(compareAnswers('sum(x)', reversed, sorted), []);
+    assert.notDeepEqual(compareAnswers('sort(x)', reversed, sorted), []);
+  });
+});
+
 describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data', { skip }, () => {
   let prom;
   let mesh;
@@ -201,23 +239,25 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     const cases = [];
     for (const q of queries) {
       for (const t of INSTANT_TIMES) cases.push({ q, kind: `instant @${t}`, api: '/api/v1/query', params: { query: q, time: String(t) } });
-      cases.push({
-        q,
-        kind: `range ${RANGE.start}..${RANGE.end} step ${RANGE.step}`,
-        api: '/api/v1/query_range',
-        range: true,
-        params: { query: q, start: String(RANGE.start), end: String(RANGE.end), step: String(RANGE.step) },
-      });
+      for (const r of RANGES) {
+        cases.push({
+          q,
+          kind: `range ${r.start}..${r.end} step ${r.step}`,
+          api: '/api/v1/query_range',
+          range: true,
+          params: { query: q, start: String(r.start), end: String(r.end), step: String(r.step) },
+        });
+      }
     }
     const started = Date.now();
     const results = await pool(cases, PARALLEL, async (c) => {
       const [p, m] = await Promise.all([query(prom.url, c.api, c.params), query(mesh.url, c.api, c.params)]);
-      const stats = { approx: 0 };
+      const stats = { approx: 0, errorText: [] };
       const diffs = compareAnswers(c.q, m, p, { range: c.range, stats });
       if (process.env.CONFORMANCE_VERBOSE) {
         console.log(`${diffs.length ? 'DIFF ' : stats.approx ? '~1e-9' : 'ok   '} ${c.kind} ${c.q}`);
       }
-      return { ...c, diffs, approx: stats.approx, promError: p.body?.status === 'error' };
+      return { ...c, diffs, approx: stats.approx, errorText: stats.errorText, promError: p.body?.status === 'error' };
     });
     const failedQueries = new Map();
     for (const r of results) {
@@ -227,11 +267,16 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     }
     const nErr = new Set(results.filter((r) => r.promError).map((r) => r.q)).size;
     const nApprox = new Set(results.filter((r) => r.approx).map((r) => r.q)).size;
+    const otherText = new Map(results.filter((r) => r.errorText.length).map((r) => [r.q, r.errorText[0]]));
     const lines = [
       `${queries.length - failedQueries.size}/${queries.length} queries equal (${cases.length} requests to each server, ` +
-        `${nErr} queries where Prometheus answers an error, ${nApprox} with values equal only within 1e-9, ` +
+        `${nErr} queries where Prometheus answers an error (${otherText.size} parse errors worded otherwise), ` +
+        `${nApprox} with values equal only within 1e-9, ` +
         `${skipped.length} excluded) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     ];
+    if (process.env.CONFORMANCE_VERBOSE) {
+      for (const [q, t] of otherText) lines.push(`\nPARSE ERROR WORDED OTHERWISE ${q}\n  ${t}`);
+    }
     for (const [q, rs] of failedQueries) {
       lines.push(`\nQUERY ${q}`);
       for (const r of rs) {
