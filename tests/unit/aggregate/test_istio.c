@@ -609,13 +609,22 @@ Test(mesh_side, hostile_values)
 	    S("upstream_cluster", "outbound|9080||"), /* no host */
 	    S("k8s.namespace.name", ""),
 	};
-	struct ml_resource res = {.service_name = ML_STR("x"), .attrs = {NULL, 0}};
+	struct ml_attr ra[] = {
+	    S("k8s.cluster.name", "eu\xff"), S("service.version", "v\xed\xa0\x80"),
+	    S("istio.canonical_service", "caf\xc3\xa9"), S("k8s.pod.ip", "\xc0\xaf")};
+	struct ml_resource res = {.service_name = ML_STR("x"), .attrs = {ra, N(ra)}};
 	struct ml_span s = span(ML_SPAN_KIND_CLIENT, &res, a, N(a), "x", 1);
 	s.end_ns = s.start_ns - 1; /* end before start */
 	struct ml_mesh_side *m = side(&s);
 	expect_field(m, ML_MESH_WORKLOAD, "unknown");
 	expect_field(m, ML_MESH_NAMESPACE, "unknown");
 	expect_field(m, ML_MESH_RESPONSE_CODE, "0");
+	/* Not UTF-8 (a stray byte, a surrogate, an overlong '/'): unknown; UTF-8 kept. */
+	expect_field(m, ML_MESH_CLUSTER, "unknown");
+	expect_field(m, ML_MESH_VERSION, "unknown");
+	expect_field(m, ML_MESH_CANONICAL_REVISION, "latest");
+	expect_field(m, ML_MESH_CANONICAL_SERVICE, "caf\xc3\xa9");
+	expect_field(m, ML_MESH_ADDRESS, "");
 	/* 200 + "." + ns does not apply (no namespace): the host as is. */
 	cr_assert_eq(ml_mesh_side_get(m, ML_MESH_DEST_SERVICE).n, 200);
 	cr_assert_float_eq(ml_mesh_side_request_bytes(m), 0, 1e-9);
