@@ -378,7 +378,12 @@ size_t ml_istio_record(struct ml_istio *m, const struct ml_mesh_side *client,
 	size_t dropped = 0;
 	if (client != NULL)
 		dropped += report(m, client, server);
-	if (server != NULL)
+	/*
+	 * A gateway's listeners are outbound: its stats filter reports the
+	 * requests it forwards as their source (its CLIENT span) and nothing
+	 * as a destination.
+	 */
+	if (server != NULL && !ml_mesh_side_is_gateway(server))
 		dropped += report(m, server, client);
 	return dropped;
 }

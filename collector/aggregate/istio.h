@@ -78,6 +78,12 @@ const struct ml_str *ml_mesh_side_fields(const struct ml_mesh_side *m);
 enum ml_span_kind ml_mesh_side_kind(const struct ml_mesh_side *m);
 /* true for CLIENT and PRODUCER sides (reporter="source"). */
 bool ml_mesh_side_is_client(const struct ml_mesh_side *m);
+/*
+ * true when the span came from an Istio gateway (node_id "router~..."):
+ * a gateway's stats filter reports only as the source of the requests it
+ * forwards, never as a destination.
+ */
+bool ml_mesh_side_is_gateway(const struct ml_mesh_side *m);
 /* Request duration in milliseconds (span end - start). */
 double ml_mesh_side_duration_ms(const struct ml_mesh_side *m);
 /*
@@ -103,7 +109,8 @@ void ml_istio_destroy(struct ml_istio *m);
  * client (a CLIENT or PRODUCER side, may be NULL) reports reporter="source",
  * with server's identity as the destination when server is known;
  * server (a SERVER or CONSUMER side, may be NULL) reports
- * reporter="destination", with client's identity as the source when known.
+ * reporter="destination", with client's identity as the source when known,
+ * unless it is a gateway's (see ml_mesh_side_is_gateway).
  * A missing peer's labels are "unknown", as in Istio. Returns how many
  * series updates were dropped because a family was at max_series.
  */

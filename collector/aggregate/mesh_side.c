@@ -40,6 +40,7 @@ struct ml_mesh_side {
 	size_t bytes; /* the whole allocation */
 	uint8_t kind; /* enum ml_span_kind */
 	bool dest_is_guess;
+	bool gateway; /* node_id type "router": an Istio gateway */
 	double duration_ms;
 	double request_bytes;
 	double response_bytes;
@@ -321,8 +322,8 @@ static struct ml_str num(struct scratch *sc, uint64_t v)
  * e.g. "sidecar~10.44.0.12~reviews-v2-5f9dbcd669-x7k2p.default~default.svc.cluster.local"
  * (type "router" for gateways). Sets what it finds; leaves the rest empty.
  */
-static void parse_node_id(struct ml_str id, struct ml_str *ip, struct ml_str *pod,
-                          struct ml_str *ns)
+static void parse_node_id(struct ml_str id, struct ml_str *type, struct ml_str *ip,
+                          struct ml_str *pod, struct ml_str *ns)
 {
 	struct ml_str part[4];
 	size_t np = 0, start = 0;
@@ -334,6 +335,7 @@ static void parse_node_id(struct ml_str id, struct ml_str *ip, struct ml_str *po
 	}
 	if (np < 4)
 		return;
+	*type = part[0];
 	*ip = part[1];
 	const char *dot = str_chr(part[3], '.');
 	*ns = dot ? ml_str_make(part[3].p, (size_t)(dot - part[3].p)) : part[3];
@@ -676,9 +678,9 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 	bool dest_is_guess = false;
 
 	/* Identity. */
-	struct ml_str ip = {"", 0}, pod = {"", 0}, node_ns = {"", 0};
+	struct ml_str type = {"", 0}, ip = {"", 0}, pod = {"", 0}, node_ns = {"", 0};
 	if (has(&fd, K_NODE_ID))
-		parse_node_id(text(&fd, K_NODE_ID), &ip, &pod, &node_ns);
+		parse_node_id(text(&fd, K_NODE_ID), &type, &ip, &pod, &node_ns);
 	bool proxy = has(&fd, K_NODE_ID) || has(&fd, K_ISTIO_CANONICAL_SERVICE) ||
 	             has(&fd, K_ISTIO_NAMESPACE) || ml_str_eq_cstr(text(&fd, K_COMPONENT), "proxy");
 
@@ -788,6 +790,7 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 	m->bytes = sizeof(*m) + total;
 	m->kind = s->kind;
 	m->dest_is_guess = dest_is_guess;
+	m->gateway = ml_str_eq_cstr(type, "router");
 	m->duration_ms = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e6 : 0;
 	uint64_t n = 0;
 	m->request_bytes = attr_uint(&fd, K_REQUEST_SIZE, &n) ||
@@ -866,4 +869,9 @@ double ml_mesh_side_response_bytes(const struct ml_mesh_side *m)
 bool ml_mesh_side_dest_is_guess(const struct ml_mesh_side *m)
 {
 	return m->dest_is_guess;
+}
+
+bool ml_mesh_side_is_gateway(const struct ml_mesh_side *m)
+{
+	return m->gateway;
 }

@@ -914,6 +914,77 @@ Test(istio, max_series_drops_are_counted)
 	fx_fini(&fx);
 }
 
+Test(istio, gateways_report_only_as_source)
+{
+	/* istio-ingressgateway: its inbound SERVER span and its CLIENT span to productpage. */
+	struct ml_attr ga[] = {
+	    S("node_id", "router~10.44.0.5~istio-ingressgateway-5d8f7f6b6c-q2x7w.istio-system~"
+	                 "istio-system.svc."
+	                 "cluster.local"),
+	    S("istio.canonical_service", "istio-ingressgateway"),
+	    S("istio.canonical_revision", "latest"),
+	    S("istio.namespace", "istio-system"),
+	    S("istio.cluster_id", "Kubernetes"),
+	    S("http.url", "http://bookinfo.example.com/productpage"),
+	    S("upstream_cluster", "outbound|9080||productpage.default.svc.cluster.local"),
+	    S("http.status_code", "200"),
+	    S("response_flags", "-"),
+	    S("response_size", "5293"),
+	};
+	struct ml_attr pa[] = {
+	    S("node_id", "sidecar~10.44.0.7~productpage-v1-6b746f74dc-9stvs.default~default.svc."
+	                 "cluster.local"),
+	    S("istio.canonical_service", "productpage"),
+	    S("istio.canonical_revision", "v1"),
+	    S("istio.namespace", "default"),
+	    S("istio.cluster_id", "Kubernetes"),
+	    S("upstream_cluster", "inbound|9080||"),
+	    S("http.status_code", "200"),
+	    S("response_flags", "-"),
+	    S("response_size", "5293"),
+	};
+	static struct ml_attr gres[] = {S("service.name", "istio-ingressgateway.istio-system")};
+	static const struct ml_resource gw_res = {
+	    .service_name = ML_STR("istio-ingressgateway.istio-system"), .attrs = {gres, 1}};
+	struct fixture fx;
+	fx_init(&fx, 0);
+	struct ml_span g1 = span(ML_SPAN_KIND_SERVER, &gw_res, ga, N(ga),
+	                         "productpage.default.svc.cluster.local:9080/productpage", 48000);
+	struct ml_span g2 = span(ML_SPAN_KIND_CLIENT, &gw_res, ga, N(ga),
+	                         "productpage.default.svc.cluster.local:9080/productpage", 47000);
+	struct ml_span p1 = span(ML_SPAN_KIND_SERVER, &productpage_res, pa, N(pa),
+	                         "productpage.default.svc.cluster.local:9080/productpage", 46000);
+	struct ml_mesh_side *s1 = side(&g1), *c2 = side(&g2), *s2 = side(&p1);
+	cr_assert(ml_mesh_side_is_gateway(s1));
+	cr_assert(ml_mesh_side_is_gateway(c2));
+	cr_assert_not(ml_mesh_side_is_gateway(s2));
+	expect_field(c2, ML_MESH_WORKLOAD, "istio-ingressgateway");
+	expect_field(c2, ML_MESH_APP, "istio-ingressgateway");
+	/* The request from outside: no report at all. */
+	cr_assert_eq(ml_istio_record(fx.istio, NULL, s1), 0);
+	fx_walk(&fx);
+	cr_assert_eq(fx.w.n, 0, "%s", fx.w.all);
+	/* The forwarded request: the gateway as source, productpage's sidecar as destination. */
+	cr_assert_eq(ml_istio_record(fx.istio, c2, s2), 0);
+	fx_walk(&fx);
+	cr_assert_eq(fx.w.n, 8, "%s", fx.w.all);
+	char want[1400];
+	const char *gw[8] = {
+	    "istio-ingressgateway", "istio-system", "unknown",   "istio-ingressgateway", "unknown",
+	    "istio-ingressgateway", "latest",       "Kubernetes"};
+	const char *pp[8] = PRODUCTPAGE_V1;
+	const char *svc[3] = {"productpage.default.svc.cluster.local", "productpage", "default"};
+	const char *f200[5] = HTTP_200;
+	line(want, sizeof(want), "source", gw, pp, svc, f200);
+	expect_report(&fx.w, want, 1, 47, 0, 5293);
+	line(want, sizeof(want), "destination", gw, pp, svc, f200);
+	expect_report(&fx.w, want, 1, 46, 0, 5293);
+	ml_mesh_side_free(s1);
+	ml_mesh_side_free(c2);
+	ml_mesh_side_free(s2);
+	fx_fini(&fx);
+}
+
 /* ---- concurrency ------------------------------------------------------- */
 
 struct worker {
