@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "ingest/limits.h"
+#include "ingest/otel_prom_names.h"
 #include "ingest/remote_write.h"
 #include "prometheus/remote.pb-c.h"
 
@@ -28,6 +30,12 @@ static void setup(void)
 	memset(&stats, 0, sizeof(stats));
 }
 static void teardown(void) { ml_arena_destroy(arena); }
+/* A fresh batch and error within one test. */
+static void setup_again(void)
+{
+	teardown();
+	setup();
+}
 
 TestSuite(remote_write, .init = setup, .fini = teardown);
 
@@ -221,6 +229,63 @@ Test(remote_write, series_errors)
 	expect_series_error(dup, 3, "series 3: duplicate label name \"a\"");
 	const char *utf8[] = {"__name__", "m", "a", "\xc3\x28"};
 	expect_series_error(utf8, 2, "series 3: label \"a\" has a value that is not valid UTF-8");
+}
+
+/* Series 3 with n labels (the first __name__="m", then l1="v"...), the longest value vlen bytes. */
+static int decode_wide_series(size_t n, size_t vlen)
+{
+	struct ts_builder b;
+	builder_init(&b);
+	const char *ok[] = {"__name__", "fine"};
+	const double v[] = {1};
+	const int64_t t[] = {1};
+	add_series(&b, ok, 1, v, t, 1);
+	add_series(&b, ok, 1, v, t, 1);
+	add_series(&b, ok, 1, v, t, 1);
+	add_series(&b, ok, 1, v, t, 1);
+	Prometheus__Label *labels = calloc(n, sizeof(*labels));
+	Prometheus__Label **ptrs = calloc(n, sizeof(*ptrs));
+	char(*names)[32] = calloc(n, 32);
+	char *big = malloc(vlen + 1);
+	cr_assert(labels && ptrs && names && big);
+	memset(big, 'x', vlen);
+	big[vlen] = 0;
+	for (size_t i = 0; i < n; i++) {
+		prometheus__label__init(&labels[i]);
+		if (i == 0)
+			snprintf(names[i], 32, "__name__");
+		else
+			snprintf(names[i], 32, "l%zu", i);
+		labels[i].name = names[i];
+		labels[i].value = i == 0 ? "m" : (i == 1 ? big : "v");
+		ptrs[i] = &labels[i];
+	}
+	b.ts[3].n_labels = n;
+	b.ts[3].labels = ptrs;
+	int rc = decode_req(&b.req);
+	free(labels);
+	free(ptrs);
+	free(names);
+	free(big);
+	return rc;
+}
+
+Test(remote_write, label_caps)
+{
+	cr_assert_eq(decode_wide_series(ML_MAX_LABELS_PER_SERIES, 1), 0, "%s", err.msg);
+	cr_assert_eq(batch.series[3].n_labels, ML_MAX_LABELS_PER_SERIES, "the cap itself is allowed");
+	setup_again();
+	cr_assert_eq(decode_wide_series(ML_MAX_LABELS_PER_SERIES + 1, 1), ML_EINVAL);
+	char msg[128];
+	snprintf(msg, sizeof(msg), "series 3: %u labels, more than the limit of %u",
+		 ML_MAX_LABELS_PER_SERIES + 1, ML_MAX_LABELS_PER_SERIES);
+	cr_assert_str_eq(err.msg, msg);
+	setup_again();
+	cr_assert_eq(decode_wide_series(3, ML_MAX_STRING_BYTES), 0, "%s", err.msg);
+	setup_again();
+	cr_assert_eq(decode_wide_series(3, ML_MAX_STRING_BYTES + 1), ML_EINVAL);
+	snprintf(msg, sizeof(msg), "series 3: label \"l1\" is longer than %u bytes", ML_MAX_STRING_BYTES);
+	cr_assert_str_eq(err.msg, msg);
 }
 
 Test(remote_write, corrupt_snappy_and_protobuf)
