@@ -599,11 +599,21 @@ static void client_dest(struct scratch *sc, const struct found *fd, struct ml_st
 	struct ml_str uc = first(text(fd, K_UPSTREAM_CLUSTER), text(fd, K_UPSTREAM_CLUSTER_NAME));
 	struct ml_str host = {"", 0};
 	if (uc.n > 0) {
-		/* "outbound|9080|v2|reviews.default.svc.cluster.local": direction|port|subset|host
+		/*
+		 * "outbound|9080|v2|reviews.default.svc.cluster.local" is
+		 * direction|port|subset|host; its stats form (alt_stat_name)
+		 * "outbound_.9080_.v2_.reviews.default.svc.cluster.local".
 		 */
 		const char *bar = str_rchr(uc, '|');
 		if (bar != NULL && str_has_prefix(uc, "outbound|", 9)) {
 			host = ml_str_make(bar + 1, uc.n - (size_t)(bar - uc.p) - 1);
+		} else if (bar == NULL && str_has_prefix(uc, "outbound_.", 10)) {
+			for (size_t i = uc.n; i >= 2; i--) {
+				if (uc.p[i - 2] == '_' && uc.p[i - 1] == '.') {
+					host = ml_str_make(uc.p + i, uc.n - i);
+					break;
+				}
+			}
 		} else if (bar == NULL) {
 			/*
 			 * PassthroughCluster, BlackHoleCluster...: Istio names the

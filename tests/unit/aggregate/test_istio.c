@@ -581,6 +581,22 @@ Test(mesh_side, grpc_codes)
 	expect_field(m, ML_MESH_GRPC_STATUS, "");
 	ml_mesh_side_free(m);
 
+	/* The stats form of the cluster name names the same service. */
+	a[1] = (struct ml_attr)S("upstream_cluster",
+	                         "outbound_.9090_.v1_.ratings.default.svc.cluster.local");
+	m = side(&s);
+	expect_field(m, ML_MESH_DEST_SERVICE, "ratings.default.svc.cluster.local");
+	expect_field(m, ML_MESH_DEST_SERVICE_NAME, "ratings");
+	ml_mesh_side_free(m);
+	/* Istio's catch-all clusters name the service; the host comes from the request. */
+	a[1] = (struct ml_attr)S("upstream_cluster", "PassthroughCluster");
+	a[2] = (struct ml_attr)S("http.url", "http://api.github.com:443/repos");
+	m = side(&s);
+	expect_field(m, ML_MESH_DEST_SERVICE, "api.github.com");
+	expect_field(m, ML_MESH_DEST_SERVICE_NAME, "PassthroughCluster");
+	expect_field(m, ML_MESH_DEST_SERVICE_NAMESPACE, "unknown");
+	ml_mesh_side_free(m);
+
 	/* SDK gRPC span: no HTTP status, rpc.grpc.status_code as an int. */
 	struct ml_attr b[] = {S("rpc.system", "grpc"), S("rpc.service", "ratings.Ratings"),
 	                      I("rpc.grpc.status_code", 5), S("server.address", "ratings")};
