@@ -371,6 +371,22 @@ Test(otlp_metrics, histogram_invalid_points_are_rejected_alone)
 	cr_assert_eq(val("h_count", NULL, NULL), 2.0);
 }
 
+/* NaN is no bucket bound: the point is rejected with the place named, the request goes on. */
+Test(otlp_metrics, nan_histogram_bound_is_rejected)
+{
+	const char *j = "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"h\","
+			"\"histogram\":{\"aggregationTemporality\":2,\"dataPoints\":["
+			"{\"timeUnixNano\":\"5000000\",\"count\":\"1\",\"bucketCounts\":[1,0,0],\"explicitBounds\":[1,\"NaN\"]},"
+			"{\"timeUnixNano\":\"5000000\",\"count\":\"2\",\"sum\":3}]}}]}]}]}";
+	cr_assert_eq(decode_json(j), 0, "%s", err.msg);
+	cr_assert_eq(report.rejected, 1);
+	cr_assert_eq(report.accepted, 1);
+	cr_assert_str_eq(report.first_reject,
+			 "resourceMetrics[0].scopeMetrics[0].metrics[0].histogram.dataPoints[0] (h): "
+			 "explicit_bounds are not strictly increasing at 1");
+	cr_assert_eq(val("h_count", NULL, NULL), 2.0);
+}
+
 Test(otlp_metrics, exponential_histogram_to_classic_buckets)
 {
 	/* scale 0: base 2. positive offset 0: (1,2]=3, (2,4]=4; negative offset 1: [-4,-2)=2; zero 1. */
