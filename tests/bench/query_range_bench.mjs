@@ -28,7 +28,7 @@
 // Release meshlens and runs this.
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -247,11 +247,27 @@ function peakRssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** {rss, anon, file} of a process, MiB (file: mapped files, e.g. LMDB's map or Prometheus's chunks). */
 function rssMiB(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = s.match(/^VmRSS:\s+(\d+) kB/m);
-  return m ? Number(m[1]) / 1024 : NaN;
+  const kb = (k) => {
+    const m = s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
+
+/** Resets a process's peak RSS (VmHWM) to its current RSS (Linux clear_refs 5); false if not allowed. */
+function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const fmtMem = (r) => `${r.rss.toFixed(0)} (anon ${r.anon.toFixed(0)}, file ${r.file.toFixed(0)})`;
 
 // ---- the run -------------------------------------------------------------------
 
@@ -293,6 +309,7 @@ async function main() {
   }
   console.log(`# waited ${((Date.now() - tCompact) / 1000).toFixed(0)} s for Prometheus's head compaction`);
   const rssAfterIngest = { meshlens: rssMiB(m.child.pid), prometheus: rssMiB(p.child.pid) };
+  const peakReset = resetPeak(m.child.pid) && resetPeak(p.child.pid);
 
   const whole = { start: startS, end: endS, step: 60 };
   const lastHour = { start: endS - 3600, end: endS, step: 15 };
@@ -346,9 +363,11 @@ async function main() {
   }
   const geo = Math.exp(rows.reduce((a, r) => a + Math.log(r.p50 / r.m50), 0) / rows.length);
   console.log(`\nGeometric mean of the median ratios: ${geo.toFixed(2)} (above 1: meshlens faster).`);
-  console.log(`RSS after ingest, MiB: meshlens ${rssAfterIngest.meshlens.toFixed(0)}, Prometheus ${rssAfterIngest.prometheus.toFixed(0)}; ` +
-    `after the queries: meshlens ${rssEnd.meshlens.toFixed(0)}, Prometheus ${rssEnd.prometheus.toFixed(0)}; ` +
-    `peak (VmHWM, ingest included): meshlens ${peak.meshlens.toFixed(0)}, Prometheus ${peak.prometheus.toFixed(0)}.`);
+  console.log(`RSS after ingest, MiB: meshlens ${fmtMem(rssAfterIngest.meshlens)}, Prometheus ${fmtMem(rssAfterIngest.prometheus)}.`);
+  console.log(`RSS after the queries, MiB: meshlens ${fmtMem(rssEnd.meshlens)}, Prometheus ${fmtMem(rssEnd.prometheus)}.`);
+  console.log(`RSS peak (VmHWM${peakReset ? ', reset after ingest: the queries alone' : ', ingest included'}), MiB: ` +
+    `meshlens ${peak.meshlens.toFixed(0)}, Prometheus ${peak.prometheus.toFixed(0)}.`);
+  console.log(`Load average during the run (a shared machine): ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`);
   console.log(`Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB.`);
 
   p.child.kill('SIGTERM');

@@ -64,7 +64,7 @@ section=$(
 	echo "### Results"
 	echo
 	sed -n '/^| panel/,/^$/p' "$OUT"
-	grep -E '^(Geometric|RSS|Machine)' "$OUT"
+	grep -E '^(Geometric|RSS|Machine|Load)' "$OUT" | sed 's/$/\n/'
 	echo
 	echo "### Command"
 	echo
