@@ -132,40 +132,41 @@ log "throughput: $SERIES series, $ROUNDS rounds, $CONNS senders, $RUNS runs per 
 	echo
 	echo "Remote write 1.0, 2000 samples per request (one sample of each of 2000 series), $CONNS concurrent"
 	echo "keep-alive senders, bodies built before the clock starts. Round 1 creates the series (\"create\");"
-	echo "rounds 2-$ROUNDS are timed as \"steady\". CPU: seconds of server CPU over the whole load (both phases)"
-	echo "per million samples."
+	echo "rounds 2-$ROUNDS are timed as \"steady\". CPU µs/sample: CPU seconds of the server process during the"
+	echo "phase (/proc/<pid>/stat) per sample - what the throughput would be on an idle machine does not"
+	echo "depend on the other processes, this does less."
 	echo
-	echo "| run | server | create samples/s | steady samples/s | steady p50 ms | steady p99 ms | failed requests | server CPU s / M samples |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| run | server | create samples/s | create CPU µs/sample | steady samples/s | steady CPU µs/sample | steady p50 ms | steady p99 ms | failed requests |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 } >>"$RESULTS"
-: >"$TMP/tp_meshlens" >"$TMP/tp_prometheus"
+: >"$TMP/tp_meshlens" >"$TMP/tp_prometheus" >"$TMP/cpu_meshlens" >"$TMP/cpu_prometheus"
 for run in $(seq 1 "$RUNS"); do
 	if [ $((run % 2)) = 1 ]; then order="meshlens prometheus"; else order="prometheus meshlens"; fi
 	for srv in $order; do
 		dir="$TMP/tp_${srv}_$run"
 		start_server "$srv" "$dir"
-		c0=$(cpu_of "$SRV_PID")
 		out=$("$GEN" --target 127.0.0.1:"$(port_of "$srv")" --series "$SERIES" --rounds "$ROUNDS" \
-			--warmup-rounds 1 --connections "$CONNS" --seed "$run" || true)
-		c1=$(cpu_of "$SRV_PID")
+			--warmup-rounds 1 --connections "$CONNS" --seed "$run" --pid "$SRV_PID" || true)
 		stop_server "$SRV_PID"
 		create=$(grep '^phase=create' <<<"$out")
 		steady=$(grep '^phase=steady' <<<"$out")
-		samples=$(( $(field "$create" samples) + $(field "$steady" samples) ))
 		failed=$(( $(field "$create" failed) + $(field "$steady" failed) ))
-		cpu=$(awk -v a="$c0" -v b="$c1" -v n="$samples" 'BEGIN {printf "%.2f", n ? (b - a) / n * 1e6 : 0}')
 		sps=$(field "$steady" samples_per_s)
 		echo "$sps" >>"$TMP/tp_$srv"
+		field "$steady" server_cpu_us_per_sample >>"$TMP/cpu_$srv"
 		log "run $run $srv: create $(field "$create" samples_per_s)/s steady $sps/s failed $failed $(field "$steady" first_error)"
-		echo "| $run | $srv | $(field "$create" samples_per_s) | $sps | $(field "$steady" p50_ms) | $(field "$steady" p99_ms) | $failed | $cpu |" >>"$RESULTS"
+		echo "| $run | $srv | $(field "$create" samples_per_s) | $(field "$create" server_cpu_us_per_sample) | $sps | $(field "$steady" server_cpu_us_per_sample) | $(field "$steady" p50_ms) | $(field "$steady" p99_ms) | $failed |" >>"$RESULTS"
 		rm -rf "$dir"
 	done
 done
 ml_med=$(median <"$TMP/tp_meshlens")
 pr_med=$(median <"$TMP/tp_prometheus")
+ml_cpu=$(median <"$TMP/cpu_meshlens")
+pr_cpu=$(median <"$TMP/cpu_prometheus")
 {
 	echo
 	echo "Medians of steady ingest: meshlens **$ml_med samples/s**, Prometheus **$pr_med samples/s**, ratio **$(awk -v a="$ml_med" -v b="$pr_med" 'BEGIN {printf "%.2f", b ? a / b : 0}')x** (target >= 2x)."
+	echo "Medians of server CPU per steady sample: meshlens **$ml_cpu µs**, Prometheus **$pr_cpu µs**, ratio (Prometheus / meshlens) **$(awk -v a="$ml_cpu" -v b="$pr_cpu" 'BEGIN {printf "%.2f", a ? b / a : 0}')x**."
 	echo
 } >>"$RESULTS"
 

@@ -69,6 +69,7 @@ static uint64_t f_t0 = 0;
 static uint64_t f_seed = 1;
 static int f_prebuild = 1;
 static uint64_t f_retries = 50;
+static uint64_t f_pid = 0;
 
 static const struct ml_bench_flag flags[] = {
 	{"target", ML_BF_STR, &f_target, "host:port of meshlens or Prometheus"},
@@ -87,6 +88,7 @@ static const struct ml_bench_flag flags[] = {
 	{"seed", ML_BF_U64, &f_seed, "seed of the values and jitter"},
 	{"prebuild", ML_BF_BOOL, &f_prebuild, "build every body before sending (1) or while sending (0)"},
 	{"retries", ML_BF_U64, &f_retries, "retries of a request answered 429 or 5xx (10 ms apart)"},
+	{"pid", ML_BF_U64, &f_pid, "server process: its CPU seconds per phase are reported (0 = none)"},
 };
 
 /* --- series ------------------------------------------------------------------ */
@@ -408,7 +410,28 @@ out:
 	return NULL;
 }
 
-static void print_phase(const char *name, struct sender *sd, double secs)
+/* CPU seconds (user + system) of process pid so far; -1 if unknown. */
+static double proc_cpu(uint64_t pid)
+{
+	char path[64], buf[1024];
+	if (pid == 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* Fields after the command name (which may hold spaces) start after the last ')'. */
+	char *p = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void print_phase(const char *name, struct sender *sd, double secs, double cpu)
 {
 	uint64_t req = 0, samples = 0, failed = 0, retries = 0, bytes = 0;
 	size_t nl = 0;
@@ -430,11 +453,13 @@ static void print_phase(const char *name, struct sender *sd, double secs)
 			all[k++] = sd[i].lat[j];
 	ml_bench_sort(all, nl);
 	printf("phase=%s requests=%llu failed=%llu retries=%llu samples=%llu seconds=%.3f "
-	       "samples_per_s=%.0f body_bytes=%llu p50_ms=%.3f p99_ms=%.3f first_error=\"%s\"\n",
+	       "samples_per_s=%.0f body_bytes=%llu p50_ms=%.3f p99_ms=%.3f server_cpu_s=%.2f "
+	       "server_cpu_us_per_sample=%.2f first_error=\"%s\"\n",
 	       name, (unsigned long long)req, (unsigned long long)failed, (unsigned long long)retries,
 	       (unsigned long long)samples, secs, secs > 0 ? (double)samples / secs : 0,
 	       (unsigned long long)bytes, ml_bench_quantile_sorted(all, nl, 0.5) * 1e3,
-	       ml_bench_quantile_sorted(all, nl, 0.99) * 1e3, first);
+	       ml_bench_quantile_sorted(all, nl, 0.99) * 1e3, cpu, samples ? cpu / (double)samples * 1e6 : 0,
+	       first);
 	fflush(stdout);
 	free(all);
 }
@@ -444,6 +469,7 @@ static int run_phase(const char *name, struct phase ph, struct body *bodies)
 	struct sender *sd = calloc(f_conns, sizeof(*sd));
 	if (sd == NULL)
 		return -1;
+	double c1 = proc_cpu(f_pid);
 	double t1 = ml_bench_now();
 	for (uint64_t i = 0; i < f_conns; i++) {
 		sd[i].id = (unsigned)i;
@@ -457,7 +483,8 @@ static int run_phase(const char *name, struct phase ph, struct body *bodies)
 	for (uint64_t i = 0; i < f_conns; i++)
 		pthread_join(sd[i].th, NULL);
 	double secs = ml_bench_now() - t1;
-	print_phase(name, sd, secs);
+	double c2 = proc_cpu(f_pid);
+	print_phase(name, sd, secs, c1 >= 0 && c2 >= 0 ? c2 - c1 : 0);
 	int bad = 0;
 	for (uint64_t i = 0; i < f_conns; i++) {
 		bad |= sd[i].failed != 0;
