@@ -81,7 +81,7 @@ static size_t key_prefix(uint8_t *k, const char *name, size_t nl, const char *va
 	return o + vl;
 }
 
-static int put_or_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels ls, bool del)
+static int put_or_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, uint64_t seq, struct ml_labels ls, bool del)
 {
 	uint8_t k[ML_POSTINGS_INLINE_MAX + 32];
 	struct ml_labels_iter it;
@@ -100,9 +100,10 @@ static int put_or_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels 
 		} else {
 			break;
 		}
-		uint8_t id[8];
-		ml_be64_put(id, sid);
-		MDB_val key = {o, k}, val = {8, id};
+		uint8_t id[16];
+		ml_be64_put(id, seq);
+		ml_be64_put(id + 8, sid);
+		MDB_val key = {o, k}, val = {16, id};
 		int mrc = del ? mdb_del(txn, dbi, &key, &val) : mdb_put(txn, dbi, &key, &val, MDB_NODUPDATA);
 		if (mrc != 0 && !(del && mrc == MDB_NOTFOUND) && !(!del && mrc == MDB_KEYEXIST))
 			return ml_store_errcode(mrc);
@@ -110,17 +111,35 @@ static int put_or_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels 
 	return 0;
 }
 
-int ml_postings_add(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels ls)
+int ml_postings_add(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, uint64_t seq, struct ml_labels ls)
 {
-	return put_or_del(txn, dbi, sid, ls, false);
+	return put_or_del(txn, dbi, sid, seq, ls, false);
 }
 
-int ml_postings_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, struct ml_labels ls)
+int ml_postings_del(MDB_txn *txn, MDB_dbi dbi, uint64_t sid, uint64_t seq, struct ml_labels ls)
 {
-	return put_or_del(txn, dbi, sid, ls, true);
+	return put_or_del(txn, dbi, sid, seq, ls, true);
 }
 
-/* Appends the ids of key (all its duplicates, read a page at a time). */
+int ml_postings_max_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
+{
+	uint8_t k[4] = {0, 0, 0, 0};
+	MDB_cursor *c = NULL;
+	*out = 0;
+	int mrc = mdb_cursor_open(txn, dbi, &c);
+	if (mrc != 0)
+		return ml_store_errcode(mrc);
+	MDB_val key = {4, k}, val;
+	mrc = mdb_cursor_get(c, &key, &val, MDB_SET);
+	if (mrc == 0)
+		mrc = mdb_cursor_get(c, &key, &val, MDB_LAST_DUP);
+	if (mrc == 0 && val.mv_size == 16)
+		*out = ml_be64_get(val.mv_data);
+	mdb_cursor_close(c);
+	return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : ml_store_errcode(mrc);
+}
+
+/* Appends the ids of key (all its duplicates, read a page at a time; in sequence order, not sorted). */
 static int scan_ids(MDB_cursor *c, const uint8_t *k, size_t klen, struct ml_u64s *out)
 {
 	MDB_val key = {klen, (void *)k}, val;
@@ -128,11 +147,11 @@ static int scan_ids(MDB_cursor *c, const uint8_t *k, size_t klen, struct ml_u64s
 	if (mrc == 0)
 		mrc = mdb_cursor_get(c, &key, &val, MDB_GET_MULTIPLE);
 	while (mrc == 0) {
-		if (val.mv_size % 8 != 0)
+		if (val.mv_size % 16 != 0)
 			return ML_ECORRUPT;
 		const uint8_t *p = val.mv_data;
-		for (size_t i = 0; i < val.mv_size; i += 8)
-			if (ml_u64s_push(out, ml_be64_get(p + i)) != 0)
+		for (size_t i = 0; i < val.mv_size; i += 16)
+			if (ml_u64s_push(out, ml_be64_get(p + i + 8)) != 0)
 				return ML_ENOMEM;
 		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT_MULTIPLE);
 	}
@@ -170,17 +189,17 @@ static int walk_values(MDB_txn *txn, MDB_dbi dbi, MDB_dbi series_dbi, const char
 		size_t vl = ((size_t)k[plen] << 8) | k[plen + 1];
 		if (vl == LONG_MARK) {
 			/* Hashed values: the text is in each series' label set. */
-			if (key.mv_size != plen + 10 || val.mv_size != 8) {
+			if (key.mv_size != plen + 10 || val.mv_size != 16) {
 				rc = ML_ECORRUPT;
 				goto fail;
 			}
-			uint64_t sid = ml_be64_get(val.mv_data);
+			uint64_t sid = ml_be64_get((const uint8_t *)val.mv_data + 8);
 			uint8_t sk[8];
 			ml_be64_put(sk, sid);
 			MDB_val skey = {8, sk}, sval;
-			if (mdb_get(txn, series_dbi, &skey, &sval) == 0) {
+			struct ml_labels ls;
+			if (mdb_get(txn, series_dbi, &skey, &sval) == 0 && ml_series_row_parse(&sval, &ls, NULL)) {
 				struct ml_str v;
-				struct ml_labels ls = {sval.mv_data, sval.mv_size};
 				if (ml_labels_get(ls, name, nl, &v) && (rc = fn(ctx, c2, v.p, v.n, NULL, 0, sid)) != 0)
 					goto fail;
 			}
@@ -265,8 +284,9 @@ static int lookup_eq(MDB_txn *txn, MDB_dbi dbi, MDB_dbi series_dbi, struct ml_ma
 		ml_be64_put(sk, out->v[i]);
 		MDB_val skey = {8, sk}, sval;
 		struct ml_str v;
-		if (mdb_get(txn, series_dbi, &skey, &sval) == 0 &&
-		    ml_labels_get((struct ml_labels){sval.mv_data, sval.mv_size}, m->name, m->name_len, &v) &&
+		struct ml_labels ls;
+		if (mdb_get(txn, series_dbi, &skey, &sval) == 0 && ml_series_row_parse(&sval, &ls, NULL) &&
+		    ml_labels_get(ls, m->name, m->name_len, &v) &&
 		    v.n == m->value_len && memcmp(v.p, m->value, v.n) == 0)
 			out->v[k++] = out->v[i];
 	}
@@ -319,8 +339,11 @@ int ml_postings_select(MDB_txn *txn, MDB_dbi dbi, MDB_dbi series_dbi, struct ml_
 		if (out->n == 0)
 			goto done;
 	}
-	if (!have && (rc = all_ids(txn, dbi, out)) != 0)
-		goto fail;
+	if (!have) {
+		if ((rc = all_ids(txn, dbi, out)) != 0)
+			goto fail;
+		ml_u64s_sort_unique(out);
+	}
 	/* Pass 2: matchers that match "": remove series with a non-matching value. */
 	for (size_t i = 0; i < n; i++) {
 		struct ml_matcher *m = ms[i];

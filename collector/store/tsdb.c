@@ -185,6 +185,17 @@ struct ml_tsdb *ml_tsdb_open(struct ml_store *st, const struct ml_tsdb_options *
 	    ml_store_dbi(st, "tsdb_wal", 0, &db->dbi_wal, err) != 0 ||
 	    ml_store_dbi(st, "metric_meta", 0, &db->dbi_meta, err) != 0)
 		goto fail;
+	MDB_txn *rtxn = NULL;
+	uint64_t max_seq = 0;
+	int rc = ml_store_read_begin(st, &rtxn);
+	if (rc == 0)
+		rc = ml_postings_max_seq(rtxn, db->dbi_postings, &max_seq);
+	ml_store_read_end(rtxn);
+	if (rc != 0) {
+		ml_err_set(err, rc, "tsdb: reading the label index: %s", ml_strerror(rc));
+		goto fail;
+	}
+	db->next_series_seq = max_seq + 1;
 	if (replay(db, err) != 0)
 		goto fail;
 	return db;
@@ -219,7 +230,9 @@ static int load_series(struct ml_tsdb *db, MDB_txn *txn, uint64_t sid, struct ml
 		return 0;
 	if (mrc != 0)
 		return ml_store_errcode(mrc);
-	struct ml_labels ls = {val.mv_data, val.mv_size};
+	struct ml_labels ls;
+	if (!ml_series_row_parse(&val, &ls, NULL))
+		return ML_ECORRUPT;
 	int64_t pm;
 	int rc = ml_tsdb_persisted_maxt(txn, db->dbi_chunks, sid, &pm);
 	if (rc != 0)
@@ -380,7 +393,10 @@ static int find_series(struct append_ctx *cx, MDB_txn *txn, struct ml_labels ls,
 		MDB_val key = {8, k}, val;
 		int mrc = mdb_get(txn, db->dbi_series, &key, &val);
 		if (mrc == 0) {
-			if (!ml_labels_equal(ls, (struct ml_labels){val.mv_data, val.mv_size}))
+			struct ml_labels have;
+			if (!ml_series_row_parse(&val, &have, NULL))
+				return ML_ECORRUPT;
+			if (!ml_labels_equal(ls, have))
 				continue;
 			return load_series(db, txn, sid, out) != 0 || *out == NULL ? ML_ENOMEM : 0;
 		}
@@ -557,14 +573,18 @@ static int append_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 			goto fail;
 		a->n = (uint32_t)(cx->n_samples - a->off);
 		if (!s->indexed && a->n > 0) {
+			/* The series row: label set, then the postings sequence number. */
+			uint64_t pseq = db->next_series_seq++;
 			uint8_t k[8];
 			ml_be64_put(k, s->sid);
-			MDB_val key = {8, k}, val = {s->labels_len, s->labels};
-			if ((mrc = mdb_put(txn, db->dbi_series, &key, &val, 0)) != 0) {
+			MDB_val key = {8, k}, val = {s->labels_len + 8, NULL};
+			if ((mrc = mdb_put(txn, db->dbi_series, &key, &val, MDB_RESERVE)) != 0) {
 				rc = ml_store_errcode(mrc);
 				goto fail;
 			}
-			if ((rc = ml_postings_add(txn, db->dbi_postings, s->sid,
+			memcpy(val.mv_data, s->labels, s->labels_len);
+			ml_be64_put((uint8_t *)val.mv_data + s->labels_len, pseq);
+			if ((rc = ml_postings_add(txn, db->dbi_postings, s->sid, pseq,
 						   (struct ml_labels){s->labels, s->labels_len})) != 0)
 				goto fail;
 			a->index = true;

@@ -61,6 +61,7 @@ struct ml_tsdb {
 	/* writer */
 	uint64_t next_seq;            /* key of the next WAL record */
 	uint64_t committed_seq;       /* newest WAL record merged into the head */
+	uint64_t next_series_seq;     /* postings sequence number of the next indexed series */
 	void *zc;                     /* ZSTD_CCtx for the WAL */
 	atomic_bool resync;           /* a write failed: rebuild writer fields from committed state */
 };

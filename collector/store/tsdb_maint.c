@@ -201,8 +201,11 @@ static int drop_series_if_empty(MDB_txn *txn, struct ml_tsdb *db, uint64_t sid, 
 		return 0;
 	if (mrc != 0)
 		return ml_store_errcode(mrc);
-	struct ml_labels ls = {val.mv_data, val.mv_size};
-	if ((rc = ml_postings_del(txn, db->dbi_postings, sid, ls)) != 0)
+	struct ml_labels ls;
+	uint64_t pseq;
+	if (!ml_series_row_parse(&val, &ls, &pseq))
+		return ML_ECORRUPT;
+	if ((rc = ml_postings_del(txn, db->dbi_postings, sid, pseq, ls)) != 0)
 		return rc;
 	*ops += (size_t)ml_labels_count(ls) + 2;
 	mrc = mdb_del(txn, db->dbi_series, &key, NULL);

@@ -100,16 +100,17 @@ static int select_any(struct ml_tsdb *db, struct ml_matcher *const *ms, size_t n
 		uint8_t k[8];
 		ml_be64_put(k, ids.v[i]);
 		MDB_val key = {8, k}, val;
-		if (mdb_get(txn, db->dbi_series, &key, &val) != 0)
+		struct ml_labels row;
+		if (mdb_get(txn, db->dbi_series, &key, &val) != 0 || !ml_series_row_parse(&val, &row, NULL))
 			continue; /* deleted by retention meanwhile */
 		struct sel_entry *e = &set->e[set->n];
-		e->labels = ml_malloc(val.mv_size ? val.mv_size : 1);
+		e->labels = ml_malloc(row.n ? row.n : 1);
 		if (e->labels == NULL) {
 			rc = ml_err_set(err, ML_ENOMEM, "out of memory");
 			goto fail;
 		}
-		memcpy(e->labels, val.mv_data, val.mv_size);
-		e->len = val.mv_size;
+		memcpy(e->labels, row.p, row.n);
+		e->len = row.n;
 		e->sid = ids.v[i];
 		set->n++;
 	}

@@ -74,6 +74,12 @@ static struct ml_labels canon(const char *spec, struct ml_buf *out)
 	return (struct ml_labels){out->data, out->len};
 }
 
+/*
+ * Sequence numbers run against the ids (a later id is indexed earlier), so
+ * the lists are in the opposite order of the sorted ids readers must return.
+ */
+static uint64_t seq_of(uint64_t sid) { return 1000 - sid; }
+
 static void add(uint64_t sid, const char *spec)
 {
 	struct ml_buf b = ML_BUF_INIT;
@@ -82,9 +88,11 @@ static void add(uint64_t sid, const char *spec)
 	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	uint8_t k[8];
 	ml_be64_put(k, sid);
-	MDB_val key = {8, k}, val = {ls.n, (void *)ls.p};
+	/* The series row as the TSDB writes it: label set, then be64 sequence. */
+	ml_buf_put_be64(&b, seq_of(sid));
+	MDB_val key = {8, k}, val = {b.len, b.data};
 	cr_assert_eq(mdb_put(txn, dbi_series, &key, &val, 0), 0);
-	cr_assert_eq(ml_postings_add(txn, dbi_post, sid, ls), 0);
+	cr_assert_eq(ml_postings_add(txn, dbi_post, sid, seq_of(sid), ls), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	ml_buf_free(&b);
 }
@@ -99,7 +107,7 @@ static void del(uint64_t sid, const char *spec)
 	ml_be64_put(k, sid);
 	MDB_val key = {8, k};
 	cr_assert_eq(mdb_del(txn, dbi_series, &key, NULL), 0);
-	cr_assert_eq(ml_postings_del(txn, dbi_post, sid, ls), 0);
+	cr_assert_eq(ml_postings_del(txn, dbi_post, sid, seq_of(sid), ls), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	ml_buf_free(&b);
 }
@@ -275,7 +283,7 @@ Test(postings, deleted_series_leave_every_list)
 	MDB_txn *txn;
 	struct ml_buf b = ML_BUF_INIT;
 	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	cr_assert_eq(ml_postings_del(txn, dbi_post, 3, canon("req,app=ratings,code=200,zone=eu", &b)), 0);
+	cr_assert_eq(ml_postings_del(txn, dbi_post, 3, seq_of(3), canon("req,app=ratings,code=200,zone=eu", &b)), 0);
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 	ml_buf_free(&b);
 }
@@ -315,6 +323,22 @@ Test(postings, long_values_are_hashed_and_still_match)
 	cr_assert_eq(strlen(v), 550 + 1 + 550 + 1 + 5, "both long values listed in full: %zu", strlen(v));
 	cr_assert_eq(strncmp(v, long_a, 550), 0);
 	cr_assert_str_eq(v + 1102, "short");
+}
+
+Test(postings, max_seq_is_the_newest_series)
+{
+	MDB_txn *txn;
+	uint64_t m = 1;
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(ml_postings_max_seq(txn, dbi_post, &m), 0);
+	mdb_txn_abort(txn);
+	cr_assert_eq(m, 0, "empty index");
+	add(7, "a,x=1");
+	add(3, "b,x=2");
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(ml_postings_max_seq(txn, dbi_post, &m), 0);
+	mdb_txn_abort(txn);
+	cr_assert_eq(m, seq_of(3));
 }
 
 Test(postings, sort_unique)

@@ -571,7 +571,9 @@ static int squat_apply(MDB_txn *txn, void *ctx, struct ml_err *err)
 	if (mdb_dbi_open(txn, "series", 0, &dbi) != 0)
 		return ML_EIO;
 	uint8_t *k = ctx;
-	static const uint8_t other[] = {8, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 5, 'o', 't', 'h', 'e', 'r'};
+	/* label set __name__="other", then its be64 postings sequence number */
+	static const uint8_t other[] = {8, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 5, 'o', 't', 'h', 'e', 'r',
+					0, 0, 0, 0, 0, 0, 0, 99};
 	MDB_val key = {8, k}, val = {sizeof(other), (void *)other};
 	return mdb_put(txn, dbi, &key, &val, 0) ? ML_EIO : 0;
 }
