@@ -47,7 +47,7 @@ struct ml_aggregator {
 	struct fam_seen {
 		const struct ml_family_desc *f;
 		size_t seen, visited;
-	} *seen;
+	} * seen;
 	size_t n_seen, cap_seen;
 	struct self_hook {
 		struct ml_aggregator *a;
@@ -77,7 +77,7 @@ static void count_dropped(struct ml_aggregator *a, size_t n)
  * half: its own sidecar's Istio report, plus Tempo's expiry edges.
  */
 static void on_pair(void *ctx, const struct ml_pair_half *c, const struct ml_pair_half *s,
-		    enum ml_pair_outcome how)
+                    enum ml_pair_outcome how)
 {
 	struct ml_aggregator *a = ctx;
 	size_t dropped = 0;
@@ -89,8 +89,8 @@ static void on_pair(void *ctx, const struct ml_pair_half *c, const struct ml_pai
 		e.client = c->service;
 		e.server = s->service;
 		e.type = c->kind == ML_SPAN_KIND_PRODUCER || s->kind == ML_SPAN_KIND_CONSUMER
-				 ? ML_CONN_MESSAGING
-				 : ML_CONN_DIRECT;
+		             ? ML_CONN_MESSAGING
+		             : ML_CONN_DIRECT;
 		e.client_seconds = c->seconds;
 		e.server_seconds = s->seconds;
 		e.failed = c->failed || s->failed;
@@ -123,10 +123,10 @@ static void peer_node(const struct ml_span *s, struct ml_pair_half *h)
 		const char *key;
 		enum ml_connection_type type;
 	} peers[] = {
-		{"peer.service", ML_CONN_VIRTUAL_NODE},
-		{"db.name", ML_CONN_DATABASE},
-		{"db.system", ML_CONN_DATABASE},
-		{"messaging.system", ML_CONN_MESSAGING},
+	    {"peer.service", ML_CONN_VIRTUAL_NODE},
+	    {"db.name", ML_CONN_DATABASE},
+	    {"db.system", ML_CONN_DATABASE},
+	    {"messaging.system", ML_CONN_MESSAGING},
 	};
 	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
 		const struct ml_attr *at = ml_attrs_find(&s->attrs, peers[i].key);
@@ -190,7 +190,6 @@ size_t ml_aggregator_expire(struct ml_aggregator *a, int64_t now_ms)
 
 enum self_which { SELF_UNPAIRED, SELF_EXPIRED, SELF_DROPPED_EDGES, SELF_DROPPED_SERIES };
 
-
 static void self_collect(void *ctx, struct ml_family *f)
 {
 	const struct self_hook *hk = ctx;
@@ -200,10 +199,18 @@ static void self_collect(void *ctx, struct ml_family *f)
 	if (c == NULL)
 		return;
 	switch (hk->which) {
-	case SELF_UNPAIRED: ml_child_set(c, (double)st.pending); break;
-	case SELF_EXPIRED: ml_child_set(c, (double)st.expired); break;
-	case SELF_DROPPED_EDGES: ml_child_set(c, (double)st.dropped); break;
-	case SELF_DROPPED_SERIES: ml_child_set(c, (double)atomic_load(&hk->a->dropped_series)); break;
+	case SELF_UNPAIRED:
+		ml_child_set(c, (double)st.pending);
+		break;
+	case SELF_EXPIRED:
+		ml_child_set(c, (double)st.expired);
+		break;
+	case SELF_DROPPED_EDGES:
+		ml_child_set(c, (double)st.dropped);
+		break;
+	case SELF_DROPPED_SERIES:
+		ml_child_set(c, (double)atomic_load(&hk->a->dropped_series));
+		break;
 	}
 }
 
@@ -212,25 +219,25 @@ static const struct {
 	enum ml_metric_type type;
 	const char *help;
 } self_families[4] = {
-	[SELF_UNPAIRED] = {"meshlens_service_graph_unpaired_edges", ML_METRIC_GAUGE,
-			   "Client or server spans waiting for their peer span."},
-	[SELF_EXPIRED] = {"meshlens_service_graph_expired_edges_total", ML_METRIC_COUNTER,
-			  "Spans that found no peer span within --aggregation.service-graph.wait."},
-	[SELF_DROPPED_EDGES] = {"meshlens_service_graph_dropped_edges_total", ML_METRIC_COUNTER,
-				"Spans pushed out of the pairing table before their wait was over "
-				"(--aggregation.service-graph.max-edges waiting)."},
-	[SELF_DROPPED_SERIES] = {"meshlens_aggregation_dropped_series_total", ML_METRIC_COUNTER,
-				 "Aggregate updates lost because a family had --aggregation.max-series "
-				 "series (or memory ran out)."},
+    [SELF_UNPAIRED] = {"meshlens_service_graph_unpaired_edges", ML_METRIC_GAUGE,
+                       "Client or server spans waiting for their peer span."},
+    [SELF_EXPIRED] = {"meshlens_service_graph_expired_edges_total", ML_METRIC_COUNTER,
+                      "Spans that found no peer span within --aggregation.service-graph.wait."},
+    [SELF_DROPPED_EDGES] = {"meshlens_service_graph_dropped_edges_total", ML_METRIC_COUNTER,
+                            "Spans pushed out of the pairing table before their wait was over "
+                            "(--aggregation.service-graph.max-edges waiting)."},
+    [SELF_DROPPED_SERIES] = {"meshlens_aggregation_dropped_series_total", ML_METRIC_COUNTER,
+                             "Aggregate updates lost because a family had --aggregation.max-series "
+                             "series (or memory ran out)."},
 };
 
 static int register_self(struct ml_aggregator *a, struct ml_registry *self, struct ml_err *err)
 {
 	for (int i = 0; i < 4; i++) {
 		struct ml_family_desc d = {
-			.name = self_families[i].name,
-			.type = self_families[i].type,
-			.help = self_families[i].help,
+		    .name = self_families[i].name,
+		    .type = self_families[i].type,
+		    .help = self_families[i].help,
 		};
 		struct ml_family *f = ml_registry_add(self, &d, err);
 		if (f == NULL)
@@ -247,8 +254,9 @@ static int register_self(struct ml_aggregator *a, struct ml_registry *self, stru
 /* ---- life cycle ---------------------------------------------------------------- */
 
 struct ml_aggregator *ml_aggregator_create(struct ml_registry *derived, struct ml_registry *self,
-					   struct ml_tsdb *tsdb,
-					   const struct ml_aggregator_options *o, struct ml_err *err)
+                                           struct ml_tsdb *tsdb,
+                                           const struct ml_aggregator_options *o,
+                                           struct ml_err *err)
 {
 	struct ml_aggregator *a = ml_calloc(1, sizeof(*a));
 	if (a == NULL) {
@@ -261,19 +269,19 @@ struct ml_aggregator *ml_aggregator_create(struct ml_registry *derived, struct m
 	if ((a->istio = ml_istio_create(derived, o->max_series, err)) == NULL)
 		goto fail;
 	if ((a->spans = ml_span_metrics_create(derived, o->span_metrics_names, o->max_series,
-					       err)) == NULL)
+	                                       err)) == NULL)
 		goto fail;
 	if ((a->graph = ml_service_graph_create(derived, o->max_series, err)) == NULL)
 		goto fail;
 	struct ml_pairing_options po = {
-		.wait_ms = o->service_graph_wait_ms,
-		.max_edges = o->service_graph_max_edges,
-		.fn = on_pair,
-		.ctx = a,
+	    .wait_ms = o->service_graph_wait_ms,
+	    .max_edges = o->service_graph_max_edges,
+	    .fn = on_pair,
+	    .ctx = a,
 	};
 	if ((a->pairing = ml_pairing_create(&po)) == NULL) {
 		ml_err_set(err, ML_ENOMEM, "aggregator: out of memory for %zu pending edges",
-			   o->service_graph_max_edges);
+		           o->service_graph_max_edges);
 		goto fail;
 	}
 	if (self != NULL && register_self(a, self, err) != 0)
@@ -347,7 +355,8 @@ static int flush_batch(struct flush_ctx *fc)
 				fc->a->seen[i].seen = fc->a->seen[i].visited;
 	if (rc == 0 && rep.samples_rejected > 0) {
 		fc->rejected += rep.samples_rejected;
-		ml_log(ML_LOG_DEBUG, "msg=\"aggregation flush: samples rejected\" n=%llu first=\"%s\"",
+		ml_log(ML_LOG_DEBUG,
+		       "msg=\"aggregation flush: samples rejected\" n=%llu first=\"%s\"",
 		       (unsigned long long)rep.samples_rejected, rep.first_error.msg);
 	}
 	ml_arena_reset(fc->arena);
@@ -357,7 +366,7 @@ static int flush_batch(struct flush_ctx *fc)
 }
 
 static struct ml_str arena_str(struct ml_arena *ar, const char *a, size_t an, const char *b,
-			       size_t bn)
+                               size_t bn)
 {
 	char *p = ml_arena_alloc(ar, an + bn + 1);
 	if (p == NULL)
@@ -394,8 +403,8 @@ static int family_names(struct flush_ctx *fc, const struct ml_family_desc *f)
 	for (size_t i = 0; i < f->n_buckets; i++) {
 		char buf[64];
 		size_t len = ml_prom_format_float(f->buckets[i], buf, sizeof(buf));
-		fc->le[i] = arena_str(fc->arena, buf, len < sizeof(buf) ? len : sizeof(buf) - 1,
-				      NULL, 0);
+		fc->le[i] =
+		    arena_str(fc->arena, buf, len < sizeof(buf) ? len : sizeof(buf) - 1, NULL, 0);
 	}
 	fc->le[f->n_buckets] = ML_STR("+Inf");
 	return 0;
@@ -403,7 +412,7 @@ static int family_names(struct flush_ctx *fc, const struct ml_family_desc *f)
 
 /* One series: name, the family's labels (+ le when le.p), one sample (after a 0 if fresh). */
 static int add_series(struct flush_ctx *fc, struct ml_str name, const struct ml_str *values,
-		      const struct ml_str *le, double v, bool fresh)
+                      const struct ml_str *le, double v, bool fresh)
 {
 	const struct ml_family_desc *f = fc->fam;
 	uint32_t nl = (uint32_t)f->n_labels + 1 + (le ? 1 : 0);
@@ -416,7 +425,7 @@ static int add_series(struct flush_ctx *fc, struct ml_str name, const struct ml_
 		s->labels[i + 1].name = ml_str_make(f->label_names[i], strlen(f->label_names[i]));
 		/* values are only valid during the walk's callback: copy */
 		s->labels[i + 1].value =
-			arena_str(fc->arena, values[i].p ? values[i].p : "", values[i].n, NULL, 0);
+		    arena_str(fc->arena, values[i].p ? values[i].p : "", values[i].n, NULL, 0);
 	}
 	if (le) {
 		s->labels[nl - 1].name = ML_STR("le");
@@ -458,10 +467,10 @@ static int flush_visit(void *ctx, const struct ml_family_desc *f, const struct m
 		rc = 0;
 		for (size_t i = 0; rc == 0 && i < f->n_buckets; i++)
 			rc = add_series(fc, fc->bucket_name, lv, &fc->le[i], (double)v->buckets[i],
-					fresh);
+			                fresh);
 		if (rc == 0)
 			rc = add_series(fc, fc->bucket_name, lv, &fc->le[f->n_buckets],
-					(double)v->count, fresh);
+			                (double)v->count, fresh);
 		if (rc == 0)
 			rc = add_series(fc, fc->sum_name, lv, NULL, v->sum, fresh);
 		if (rc == 0)
@@ -554,7 +563,7 @@ static int list_visit(void *ctx, const struct ml_family_desc *f, const struct ml
  * label the family does not (another writer's series of the same name).
  */
 static bool series_values(const struct ml_family_desc *f, struct ml_labels ls,
-			  struct ml_str *values, struct ml_str *le)
+                          struct ml_str *values, struct ml_str *le)
 {
 	for (size_t i = 0; i < f->n_labels; i++)
 		values[i] = ML_STR("");
@@ -598,7 +607,7 @@ static bool latest(const struct ml_tsdb_series_set *set, double *v)
 
 /* Selects the series named name over [mint, maxt]. */
 static int select_name(struct ml_aggregator *a, const char *name, size_t n, int64_t mint,
-		       struct ml_tsdb_series_set **set, struct ml_err *err)
+                       struct ml_tsdb_series_set **set, struct ml_err *err)
 {
 	struct ml_matcher m;
 	int rc = ml_matcher_init(&m, ML_MATCH_EQ, "__name__", 8, name, n, err);
@@ -611,7 +620,7 @@ static int select_name(struct ml_aggregator *a, const char *name, size_t n, int6
 }
 
 static int restore_plain(struct ml_aggregator *a, const struct ml_family_desc *f,
-			 struct ml_family *fam, int64_t mint, struct ml_err *err)
+                         struct ml_family *fam, int64_t mint, struct ml_err *err)
 {
 	struct ml_tsdb_series_set *set = NULL;
 	struct ml_str *values = ml_calloc(f->n_labels + 1, sizeof(*values));
@@ -653,7 +662,7 @@ static int piece_cmp(const void *x, const void *y)
 }
 
 static int restore_histogram(struct ml_aggregator *a, const struct ml_family_desc *f,
-			     struct ml_family *fam, int64_t mint, struct ml_err *err)
+                             struct ml_family *fam, int64_t mint, struct ml_err *err)
 {
 	struct ml_arena *ar = ml_arena_create(0);
 	struct ml_str *values = ml_calloc(f->n_labels + 1, sizeof(*values));
@@ -685,7 +694,7 @@ static int restore_histogram(struct ml_aggregator *a, const struct ml_family_des
 			struct ml_str le;
 			double v;
 			if (!series_values(f, ml_tsdb_series_set_labels(set), values,
-					   k == 0 ? &le : NULL) ||
+			                   k == 0 ? &le : NULL) ||
 			    !latest(set, &v))
 				continue;
 			size_t slot = k == 1 ? slot_count : slot_sum;
@@ -694,7 +703,8 @@ static int restore_histogram(struct ml_aggregator *a, const struct ml_family_des
 				while (slot < f->n_buckets && !ml_str_eq(le, le_text[slot]))
 					slot++;
 				if (slot == f->n_buckets)
-					continue; /* +Inf (the count says it) or a bucket we no longer have */
+					continue; /* +Inf (the count says it) or a bucket we no
+					             longer have */
 			}
 			if (n_pieces == cap) {
 				size_t nc = cap ? cap * 2 : 256;
@@ -790,7 +800,7 @@ int ml_aggregator_restore(struct ml_aggregator *a, int64_t now_ms, struct ml_err
 		if (fam == NULL)
 			continue;
 		rc = f->type == ML_METRIC_HISTOGRAM ? restore_histogram(a, f, fam, mint, err)
-						    : restore_plain(a, f, fam, mint, err);
+		                                    : restore_plain(a, f, fam, mint, err);
 		if (rc != 0) {
 			ml_err_prefix(err, "aggregation restore of %s: ", f->name);
 			goto fail;

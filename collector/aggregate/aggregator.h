@@ -43,7 +43,7 @@ struct ml_aggregator;
 
 struct ml_aggregator_options {
 	enum ml_span_metrics_naming span_metrics_names;
-	int64_t service_graph_wait_ms; /* 0 = 10 s */
+	int64_t service_graph_wait_ms;  /* 0 = 10 s */
 	size_t service_graph_max_edges; /* 0 = 10000 */
 	size_t max_series;              /* per family; 0 = unbounded */
 	int64_t retention_ms;           /* how far back restore looks; 0 = all */
@@ -56,8 +56,9 @@ struct ml_aggregator_options {
  * owned and must outlive the aggregator. NULL with err set on failure.
  */
 struct ml_aggregator *ml_aggregator_create(struct ml_registry *derived, struct ml_registry *self,
-					   struct ml_tsdb *tsdb,
-					   const struct ml_aggregator_options *o, struct ml_err *err);
+                                           struct ml_tsdb *tsdb,
+                                           const struct ml_aggregator_options *o,
+                                           struct ml_err *err);
 /* Frees pending pairs without counting them. Accepts NULL. */
 void ml_aggregator_destroy(struct ml_aggregator *a);
 
@@ -82,8 +83,8 @@ size_t ml_aggregator_expire(struct ml_aggregator *a, int64_t now_ms);
  * Prometheus prints it: "0.5", "1", "+Inf"), _sum and _count; with metric
  * metadata (type, help). A counter or histogram series written for the
  * first time gets a 0 sample 1 ms before its first value (as Tempo's
- * metrics generator does), so rate() and increase() see its first requests. Returns 0, or the first TSDB error (ML_EFULL,
- * ML_EIO, ML_ESHUTDOWN, ML_ENOMEM) with a message in err.
+ * metrics generator does), so rate() and increase() see its first requests. Returns 0, or the first
+ * TSDB error (ML_EFULL, ML_EIO, ML_ESHUTDOWN, ML_ENOMEM) with a message in err.
  */
 int ml_aggregator_flush(struct ml_aggregator *a, int64_t now_ms, struct ml_err *err);
 

@@ -201,9 +201,15 @@ static void deliver(struct ml_pairing *p, struct out *outs, size_t n)
 		if (o->client == NULL && o->server == NULL)
 			continue;
 		switch (o->how) {
-		case ML_PAIR_COMPLETE: atomic_fetch_add(&p->paired, 1); break;
-		case ML_PAIR_EXPIRED: atomic_fetch_add(&p->expired, 1); break;
-		case ML_PAIR_DROPPED: atomic_fetch_add(&p->dropped, 1); break;
+		case ML_PAIR_COMPLETE:
+			atomic_fetch_add(&p->paired, 1);
+			break;
+		case ML_PAIR_EXPIRED:
+			atomic_fetch_add(&p->expired, 1);
+			break;
+		case ML_PAIR_DROPPED:
+			atomic_fetch_add(&p->dropped, 1);
+			break;
 		}
 		if (p->fn) {
 			if (o->how == ML_PAIR_COMPLETE || o->client == NULL || o->server == NULL) {
@@ -220,7 +226,7 @@ static void deliver(struct ml_pairing *p, struct out *outs, size_t n)
 }
 
 int ml_pairing_add(struct ml_pairing *p, const uint8_t trace_id[16], const uint8_t id[8],
-		   bool server, const struct ml_pair_half *h, int64_t now_ms)
+                   bool server, const struct ml_pair_half *h, int64_t now_ms)
 {
 	struct ml_pair_half *copy = half_copy(h);
 	if (copy == NULL) {
@@ -308,7 +314,8 @@ size_t ml_pairing_expire(struct ml_pairing *p, int64_t now_ms)
 			struct out outs[EXPIRE_BATCH];
 			size_t n = 0;
 			pthread_mutex_lock(&s->mu);
-			while (n < EXPIRE_BATCH && s->oldest != NIL && s->e[s->oldest].born_ms <= limit)
+			while (n < EXPIRE_BATCH && s->oldest != NIL &&
+			       s->e[s->oldest].born_ms <= limit)
 				take_oldest(s, &outs[n++], ML_PAIR_EXPIRED);
 			pthread_mutex_unlock(&s->mu);
 			atomic_fetch_sub(&p->pending, n);

@@ -41,15 +41,16 @@ struct ml_pairing;
  * pairing's own copy, valid during the callback only.
  */
 struct ml_pair_half {
-	struct ml_str service;      /* the span's service name */
-	struct ml_str peer;         /* client: a virtual node named by its attributes, or "" */
-	uint8_t peer_type;          /* client: enum ml_connection_type of that node */
-	uint8_t kind;               /* enum ml_span_kind */
-	bool failed;                /* status ERROR */
-	bool root;                  /* server: the span has no parent */
-	double seconds;             /* the span's duration */
-	struct ml_mesh_side *mesh;  /* Istio's view of the span, or NULL; ownership moves to
-	                               pairing with ml_pairing_add, which frees it after the callback */
+	struct ml_str service; /* the span's service name */
+	struct ml_str peer;    /* client: a virtual node named by its attributes, or "" */
+	uint8_t peer_type;     /* client: enum ml_connection_type of that node */
+	uint8_t kind;          /* enum ml_span_kind */
+	bool failed;           /* status ERROR */
+	bool root;             /* server: the span has no parent */
+	double seconds;        /* the span's duration */
+	struct ml_mesh_side
+	    *mesh; /* Istio's view of the span, or NULL; ownership moves to
+	              pairing with ml_pairing_add, which frees it after the callback */
 };
 
 enum ml_pair_outcome {
@@ -65,7 +66,7 @@ enum ml_pair_outcome {
  * the same pairing.
  */
 typedef void (*ml_pairing_fn)(void *ctx, const struct ml_pair_half *client,
-			      const struct ml_pair_half *server, enum ml_pair_outcome how);
+                              const struct ml_pair_half *server, enum ml_pair_outcome how);
 
 struct ml_pairing_options {
 	int64_t wait_ms;  /* how long a lone half waits; 0 = 10 s */
@@ -88,7 +89,7 @@ void ml_pairing_destroy(struct ml_pairing *p);
  * is freed then too).
  */
 int ml_pairing_add(struct ml_pairing *p, const uint8_t trace_id[16], const uint8_t id[8],
-		   bool server, const struct ml_pair_half *h, int64_t now_ms);
+                   bool server, const struct ml_pair_half *h, int64_t now_ms);
 
 /*
  * Hands out every key that has waited wait_ms at now_ms (INT64_MAX: every
@@ -97,10 +98,10 @@ int ml_pairing_add(struct ml_pairing *p, const uint8_t trace_id[16], const uint8
 size_t ml_pairing_expire(struct ml_pairing *p, int64_t now_ms);
 
 struct ml_pairing_stats {
-	uint64_t pending;  /* keys waiting now */
-	uint64_t paired;   /* complete pairs so far */
-	uint64_t expired;  /* lone halves handed out after their wait */
-	uint64_t dropped;  /* lone halves pushed out early (table full) */
+	uint64_t pending; /* keys waiting now */
+	uint64_t paired;  /* complete pairs so far */
+	uint64_t expired; /* lone halves handed out after their wait */
+	uint64_t dropped; /* lone halves pushed out early (table full) */
 };
 void ml_pairing_get_stats(struct ml_pairing *p, struct ml_pairing_stats *out);
 

@@ -24,15 +24,19 @@ struct ml_service_graph {
 struct ml_str ml_connection_type_name(enum ml_connection_type t)
 {
 	switch (t) {
-	case ML_CONN_VIRTUAL_NODE: return ML_STR("virtual_node");
-	case ML_CONN_DATABASE: return ML_STR("database");
-	case ML_CONN_MESSAGING: return ML_STR("messaging_system");
-	default: return ML_STR("");
+	case ML_CONN_VIRTUAL_NODE:
+		return ML_STR("virtual_node");
+	case ML_CONN_DATABASE:
+		return ML_STR("database");
+	case ML_CONN_MESSAGING:
+		return ML_STR("messaging_system");
+	default:
+		return ML_STR("");
 	}
 }
 
 struct ml_service_graph *ml_service_graph_create(struct ml_registry *r, size_t max_series,
-						 struct ml_err *err)
+                                                 struct ml_err *err)
 {
 	struct ml_service_graph *g = ml_calloc(1, sizeof(*g));
 	if (g == NULL) {
@@ -40,10 +44,10 @@ struct ml_service_graph *ml_service_graph_create(struct ml_registry *r, size_t m
 		goto fail;
 	}
 	struct ml_family_desc d = {
-		.type = ML_METRIC_COUNTER,
-		.label_names = sg_labels,
-		.n_labels = 3,
-		.max_children = max_series,
+	    .type = ML_METRIC_COUNTER,
+	    .label_names = sg_labels,
+	    .n_labels = 3,
+	    .max_children = max_series,
 	};
 	d.name = "traces_service_graph_request_total";
 	d.help = "Requests between two services (a client span paired with its server span).";

@@ -40,11 +40,11 @@ struct ml_str ml_connection_type_name(enum ml_connection_type t);
 
 /* One request between two services. Strings are read during the call only. */
 struct ml_sg_edge {
-	struct ml_str client;         /* client's service name, or "user" */
-	struct ml_str server;         /* server's service name, or the virtual node */
+	struct ml_str client; /* client's service name, or "user" */
+	struct ml_str server; /* server's service name, or the virtual node */
 	enum ml_connection_type type;
-	double client_seconds;        /* duration of the client span (0 if none) */
-	double server_seconds;        /* duration of the server span (0 if none) */
+	double client_seconds; /* duration of the client span (0 if none) */
+	double server_seconds; /* duration of the server span (0 if none) */
 	bool failed;
 };
 
@@ -54,7 +54,7 @@ struct ml_sg_edge {
  * on failure.
  */
 struct ml_service_graph *ml_service_graph_create(struct ml_registry *r, size_t max_series,
-						 struct ml_err *err);
+                                                 struct ml_err *err);
 /* Accepts NULL. */
 void ml_service_graph_destroy(struct ml_service_graph *g);
 

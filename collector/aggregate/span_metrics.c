@@ -13,10 +13,10 @@
 
 /* Tempo's metrics generator: exponential from 2 ms, factor 2, 14 buckets (seconds). */
 static const double tempo_buckets[] = {0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128,
-				       0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384};
+                                       0.256, 0.512, 1.024, 2.048, 4.096, 8.192, 16.384};
 /* The spanmetrics connector's defaultHistogramBucketsMs. */
 static const double otel_buckets[] = {2,   4,   6,    8,    10,   50,   100,   200,
-				      400, 800, 1000, 1400, 2000, 5000, 10000, 15000};
+                                      400, 800, 1000, 1400, 2000, 5000, 10000, 15000};
 
 static const char *const tempo_labels[] = {"service", "span_name", "span_kind", "status_code"};
 static const char *const otel_labels[] = {"service_name", "span_name", "span_kind", "status_code"};
@@ -39,8 +39,8 @@ int ml_span_metrics_parse_naming(const char *s, enum ml_span_metrics_naming *out
 }
 
 struct ml_span_metrics *ml_span_metrics_create(struct ml_registry *r,
-					       enum ml_span_metrics_naming naming, size_t max_series,
-					       struct ml_err *err)
+                                               enum ml_span_metrics_naming naming,
+                                               size_t max_series, struct ml_err *err)
 {
 	struct ml_span_metrics *m = ml_calloc(1, sizeof(*m));
 	if (m == NULL) {
@@ -50,24 +50,24 @@ struct ml_span_metrics *ml_span_metrics_create(struct ml_registry *r,
 	m->naming = naming;
 	bool tempo = naming == ML_SPAN_METRICS_TEMPO;
 	struct ml_family_desc calls = {
-		.name = tempo ? "traces_spanmetrics_calls_total" : "traces_span_metrics_calls_total",
-		.type = ML_METRIC_COUNTER,
-		.help = "Spans received, by service, span name, span kind and status.",
-		.label_names = tempo ? tempo_labels : otel_labels,
-		.n_labels = 4,
-		.max_children = max_series,
+	    .name = tempo ? "traces_spanmetrics_calls_total" : "traces_span_metrics_calls_total",
+	    .type = ML_METRIC_COUNTER,
+	    .help = "Spans received, by service, span name, span kind and status.",
+	    .label_names = tempo ? tempo_labels : otel_labels,
+	    .n_labels = 4,
+	    .max_children = max_series,
 	};
 	struct ml_family_desc dur = {
-		.name = tempo ? "traces_spanmetrics_latency"
-			      : "traces_span_metrics_duration_milliseconds",
-		.type = ML_METRIC_HISTOGRAM,
-		.help = tempo ? "Span durations in seconds." : "Span durations in milliseconds.",
-		.label_names = tempo ? tempo_labels : otel_labels,
-		.n_labels = 4,
-		.buckets = tempo ? tempo_buckets : otel_buckets,
-		.n_buckets = tempo ? sizeof(tempo_buckets) / sizeof(tempo_buckets[0])
-				   : sizeof(otel_buckets) / sizeof(otel_buckets[0]),
-		.max_children = max_series,
+	    .name =
+	        tempo ? "traces_spanmetrics_latency" : "traces_span_metrics_duration_milliseconds",
+	    .type = ML_METRIC_HISTOGRAM,
+	    .help = tempo ? "Span durations in seconds." : "Span durations in milliseconds.",
+	    .label_names = tempo ? tempo_labels : otel_labels,
+	    .n_labels = 4,
+	    .buckets = tempo ? tempo_buckets : otel_buckets,
+	    .n_buckets = tempo ? sizeof(tempo_buckets) / sizeof(tempo_buckets[0])
+	                       : sizeof(otel_buckets) / sizeof(otel_buckets[0]),
+	    .max_children = max_series,
 	};
 	if ((m->calls = ml_registry_add(r, &calls, err)) == NULL ||
 	    (m->duration = ml_registry_add(r, &dur, err)) == NULL)
@@ -86,9 +86,12 @@ void ml_span_metrics_destroy(struct ml_span_metrics *m)
 static struct ml_str status_name(uint8_t code)
 {
 	switch (code) {
-	case ML_STATUS_OK: return ML_STR("STATUS_CODE_OK");
-	case ML_STATUS_ERROR: return ML_STR("STATUS_CODE_ERROR");
-	default: return ML_STR("STATUS_CODE_UNSET");
+	case ML_STATUS_OK:
+		return ML_STR("STATUS_CODE_OK");
+	case ML_STATUS_ERROR:
+		return ML_STR("STATUS_CODE_ERROR");
+	default:
+		return ML_STR("STATUS_CODE_UNSET");
 	}
 }
 
@@ -96,10 +99,10 @@ size_t ml_span_metrics_record(struct ml_span_metrics *m, const struct ml_span *s
 {
 	const char *kind = ml_span_kind_otlp_name((enum ml_span_kind)s->kind);
 	struct ml_str values[4] = {
-		s->resource->service_name,
-		s->name,
-		ml_str_make(kind, strlen(kind)),
-		status_name(s->status_code),
+	    s->resource->service_name,
+	    s->name,
+	    ml_str_make(kind, strlen(kind)),
+	    status_name(s->status_code),
 	};
 	uint64_t ns = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
 	double d = m->naming == ML_SPAN_METRICS_TEMPO ? (double)ns / 1e9 : (double)ns / 1e6;

@@ -45,8 +45,8 @@ int ml_span_metrics_parse_naming(const char *s, enum ml_span_metrics_naming *out
  * on failure (a family of the same name but another shape exists, ENOMEM).
  */
 struct ml_span_metrics *ml_span_metrics_create(struct ml_registry *r,
-					       enum ml_span_metrics_naming naming, size_t max_series,
-					       struct ml_err *err);
+                                               enum ml_span_metrics_naming naming,
+                                               size_t max_series, struct ml_err *err);
 /* Accepts NULL. The families stay in the registry. */
 void ml_span_metrics_destroy(struct ml_span_metrics *m);
 

@@ -84,9 +84,10 @@ int main(int argc, char **argv)
 	struct ml_err err = {{0}};
 	int rc = 1;
 
-	int pr = ml_bench_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
-				      "usage: agg_bench [flags]\n\n"
-				      "Aggregates loadgen's spans on one thread and prints ns/span.");
+	int pr =
+	    ml_bench_flags_parse(flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
+	                         "usage: agg_bench [flags]\n\n"
+	                         "Aggregates loadgen's spans on one thread and prints ns/span.");
 	if (pr != 0)
 		return pr > 0 ? 0 : 2;
 	enum ml_span_metrics_naming names;
@@ -113,17 +114,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct ml_store_options so = {.path = dir, .max_bytes = 4ULL << 30};
-	if ((st = ml_store_open(&so, &err)) == NULL || (db = ml_tsdb_open(st, NULL, &err)) == NULL) {
+	if ((st = ml_store_open(&so, &err)) == NULL ||
+	    (db = ml_tsdb_open(st, NULL, &err)) == NULL) {
 		fprintf(stderr, "agg_bench: %s\n", err.msg);
 		goto out;
 	}
 	derived = ml_registry_create();
 	self = ml_registry_create();
 	struct ml_aggregator_options ao = {
-		.span_metrics_names = names,
-		.service_graph_wait_ms = 10000,
-		.service_graph_max_edges = 10000,
-		.max_series = 100000,
+	    .span_metrics_names = names,
+	    .service_graph_wait_ms = 10000,
+	    .service_graph_max_edges = 10000,
+	    .max_series = 100000,
 	};
 	if (derived == NULL || self == NULL ||
 	    (agg = ml_aggregator_create(derived, self, db, &ao, &err)) == NULL) {
@@ -150,9 +152,11 @@ int main(int argc, char **argv)
 			ml_arena_reset(arena);
 			ml_span_batch_init(&batch, arena);
 			memset(&rep, 0, sizeof(rep));
-			int r = o.format == ML_BENCH_OTLP_PROTO
-					? ml_otlp_trace_decode_proto(body + off, pl->len, &batch, &rep, &err)
-					: ml_zipkin_decode_json(body + off, pl->len, &batch, &rep, &err);
+			int r =
+			    o.format == ML_BENCH_OTLP_PROTO
+			        ? ml_otlp_trace_decode_proto(body + off, pl->len, &batch, &rep,
+			                                     &err)
+			        : ml_zipkin_decode_json(body + off, pl->len, &batch, &rep, &err);
 			off += pl->len;
 			if (r != 0) {
 				fprintf(stderr, "agg_bench: body %zu: %s\n", i, err.msg);
@@ -185,10 +189,13 @@ int main(int argc, char **argv)
 			break;
 	}
 	size_t series = 0;
-	const char *fams[] = {"istio_requests_total", "istio_request_duration_milliseconds",
-			      "istio_request_bytes", "istio_response_bytes",
-			      "traces_service_graph_request_total",
-			      "traces_spanmetrics_calls_total", "traces_span_metrics_calls_total"};
+	const char *fams[] = {"istio_requests_total",
+	                      "istio_request_duration_milliseconds",
+	                      "istio_request_bytes",
+	                      "istio_response_bytes",
+	                      "traces_service_graph_request_total",
+	                      "traces_spanmetrics_calls_total",
+	                      "traces_span_metrics_calls_total"};
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
 		struct ml_family *f = ml_registry_find(derived, fams[i]);
 		series += f ? ml_family_children(f) : 0;
@@ -199,7 +206,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)spans, agg_s, agg_s * 1e9 / (double)spans);
 	printf("flush           %.1f ms per flush (%zu children in the main families)\n",
 	       flush_s * 1e3 / (double)flushes, series);
-	printf("RESULT format=%s spans=%llu seconds=%.3f ns_per_span=%.0f flush_ms=%.1f children=%zu\n",
+	printf("RESULT format=%s spans=%llu seconds=%.3f ns_per_span=%.0f flush_ms=%.1f "
+	       "children=%zu\n",
 	       cfg.format, (unsigned long long)spans, agg_s, agg_s * 1e9 / (double)spans,
 	       flush_s * 1e3 / (double)flushes, series);
 	rc = 0;

@@ -102,7 +102,7 @@ for fmt in otlp zipkin; do
 			acked=$(field "$res" spans_acked)
 			key="$fmt.$mode.$r"
 			TPUT[$key]=$(field "$res" spans_per_s)
-			CPUUS[$key]=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$acked" 'BEGIN {printf "%.2f", n > 0 ? (b-a)/hz/n*1e6 : 0}')
+			CPUUS[$key]=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$acked" 'BEGIN {printf "%.2f", (n > 0) ? (b-a)/hz/n*1e6 : 0}')
 			ROWS+="| $fmt | $r | $mode | $acked | ${TPUT[$key]} | $(field "$res" lat_p50_ms) | $(field "$res" lat_p99_ms) | ${CPUUS[$key]} | $(cut -d' ' -f1 /proc/loadavg) |"$'\n'
 		done
 	done
@@ -117,8 +117,8 @@ summary_row() { # fmt
 	ton=$(med "$1" on TPUT); toff=$(med "$1" off TPUT)
 	con=$(med "$1" on CPUUS); coff=$(med "$1" off CPUUS)
 	local tloss cshare
-	tloss=$(awk -v a="$ton" -v b="$toff" 'BEGIN {printf "%.1f", b > 0 ? 100*(1-a/b) : 0}')
-	cshare=$(awk -v a="$con" -v b="$coff" 'BEGIN {printf "%.1f", a > 0 ? 100*(a-b)/a : 0}')
+	tloss=$(awk -v a="$ton" -v b="$toff" 'BEGIN {printf "%.1f", (b > 0) ? 100*(1-a/b) : 0}')
+	cshare=$(awk -v a="$con" -v b="$coff" 'BEGIN {printf "%.1f", (a > 0) ? 100*(a-b)/a : 0}')
 	echo "| $1 | $toff | $ton | $tloss % | $coff | $con | $cshare % |"
 }
 SUM_OTLP=$(summary_row otlp)

@@ -32,8 +32,8 @@ static inline void fx_id16(uint8_t out[16], uint64_t v)
 
 /* A span of service svc with kind, ids (parent 0 = root), duration ms and status. */
 static inline struct ml_span *fx_span(struct ml_span_batch *b, const char *svc, uint8_t kind,
-				      uint64_t trace, uint64_t id, uint64_t parent, double ms,
-				      uint8_t status)
+                                      uint64_t trace, uint64_t id, uint64_t parent, double ms,
+                                      uint8_t status)
 {
 	struct ml_resource *res = ml_arena_calloc(b->arena, 1, sizeof(*res));
 	res->service_name = ml_str_make(svc, strlen(svc));
@@ -54,8 +54,7 @@ static inline struct ml_span *fx_span(struct ml_span_batch *b, const char *svc, 
 }
 
 /* Adds string attribute k=v to s (room for 8). */
-static inline void fx_attr(struct ml_span_batch *b, struct ml_span *s, const char *k,
-			   const char *v)
+static inline void fx_attr(struct ml_span_batch *b, struct ml_span *s, const char *k, const char *v)
 {
 	if (s->attrs.items == NULL)
 		s->attrs.items = ml_arena_calloc(b->arena, 8, sizeof(struct ml_attr));
@@ -75,21 +74,23 @@ struct fx_find {
 };
 
 static inline int fx_find_visit(void *ctx, const struct ml_family_desc *f,
-				const struct ml_child_value *v)
+                                const struct ml_child_value *v)
 {
 	struct fx_find *q = ctx;
 	if (v == NULL || strcmp(f->name, q->family) != 0)
 		return 0;
 	if (q->values != NULL)
 		for (size_t i = 0; i < f->n_labels; i++)
-			if (q->values[i] != NULL && !ml_str_eq_cstr(v->label_values[i], q->values[i]))
+			if (q->values[i] != NULL &&
+			    !ml_str_eq_cstr(v->label_values[i], q->values[i]))
 				return 0;
 	q->found++;
 	q->value += v->value;
 	if (f->type == ML_METRIC_HISTOGRAM) {
 		q->count += v->count;
 		q->sum += v->sum;
-		q->bucket_value += q->bucket < f->n_buckets ? (double)v->buckets[q->bucket] : (double)v->count;
+		q->bucket_value +=
+		    q->bucket < f->n_buckets ? (double)v->buckets[q->bucket] : (double)v->count;
 	}
 	return 0;
 }
@@ -104,7 +105,7 @@ static inline double fx_value(struct ml_registry *r, const char *family, const c
 
 /* A histogram child: count, sum and cumulative bucket i (n_buckets = +Inf). */
 static inline struct fx_find fx_hist(struct ml_registry *r, const char *family,
-				     const char *const *values, size_t bucket)
+                                     const char *const *values, size_t bucket)
 {
 	struct fx_find q = {.family = family, .values = values, .bucket = bucket};
 	ml_registry_walk(r, fx_find_visit, &q);

@@ -27,7 +27,7 @@ static struct event events[64];
 static size_t n_events;
 
 static void record(void *ctx, const struct ml_pair_half *c, const struct ml_pair_half *s,
-		   enum ml_pair_outcome how)
+                   enum ml_pair_outcome how)
 {
 	(void)ctx;
 	cr_assert_lt(n_events, 64);
@@ -50,7 +50,7 @@ static struct ml_pairing *make(int64_t wait_ms, size_t max_edges)
 }
 
 static void add(struct ml_pairing *p, uint64_t trace, uint64_t id, bool server, const char *svc,
-		int64_t now)
+                int64_t now)
 {
 	uint8_t t[16], k[8];
 	fx_id16(t, trace);
@@ -185,7 +185,7 @@ Test(pairing, destroy_frees_pending_without_callbacks)
 static _Atomic uint64_t complete_n, other_n;
 
 static void count_cb(void *ctx, const struct ml_pair_half *c, const struct ml_pair_half *s,
-		     enum ml_pair_outcome how)
+                     enum ml_pair_outcome how)
 {
 	(void)ctx;
 	if (how == ML_PAIR_COMPLETE && c && s && c->seconds == s->seconds)
@@ -219,7 +219,8 @@ static void *adder(void *arg)
 
 Test(pairing, concurrent_adders_pair_everything_once)
 {
-	struct ml_pairing_options o = {.wait_ms = 60000, .max_edges = 4 * PER_THREAD, .fn = count_cb};
+	struct ml_pairing_options o = {
+	    .wait_ms = 60000, .max_edges = 4 * PER_THREAD, .fn = count_cb};
 	struct ml_pairing *p = ml_pairing_create(&o);
 	cr_assert_not_null(p);
 	pthread_t th[4];

@@ -73,7 +73,8 @@ Test(span_metrics, otel_connector_names_and_milliseconds)
 	struct fx_find h = fx_hist(reg, "traces_span_metrics_duration_milliseconds", v, 4);
 	cr_assert_eq(h.bucket_value, 0);
 	cr_assert_float_eq(h.sum, 30.0, 1e-6);
-	cr_assert_eq(fx_hist(reg, "traces_span_metrics_duration_milliseconds", v, 5).bucket_value, 1);
+	cr_assert_eq(fx_hist(reg, "traces_span_metrics_duration_milliseconds", v, 5).bucket_value,
+	             1);
 	cr_assert_null(ml_registry_find(reg, "traces_spanmetrics_calls_total"));
 	ml_span_metrics_destroy(m);
 }
@@ -89,7 +90,8 @@ Test(span_metrics, series_cap_drops_and_counts)
 	fx_span(&batch, "a", ML_SPAN_KIND_SERVER, 1, 4, 9, 1, 0);
 	cr_assert_eq(ml_span_metrics_record(m, &batch.spans[0]), 0);
 	cr_assert_eq(ml_span_metrics_record(m, &batch.spans[1]), 0);
-	cr_assert_eq(ml_span_metrics_record(m, &batch.spans[2]), 2, "a third series is over the cap");
+	cr_assert_eq(ml_span_metrics_record(m, &batch.spans[2]), 2,
+	             "a third series is over the cap");
 	cr_assert_eq(ml_span_metrics_record(m, &batch.spans[3]), 0, "existing series still count");
 	cr_assert_eq(fx_children(reg, "traces_spanmetrics_calls_total"), 2);
 	const char *a[] = {"a", "GET /items", "SPAN_KIND_SERVER", "STATUS_CODE_UNSET"};
