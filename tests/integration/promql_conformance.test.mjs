@@ -192,11 +192,16 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     await promisify(execFile)(promtoolPath(), ['tsdb', 'create-blocks-from', 'openmetrics', omFile, promData], {
       maxBuffer: 16 << 20,
     });
-    [prom, mesh] = await Promise.all([
+    const [p, m] = await Promise.allSettled([
       startPrometheusOn(promData, dir),
       // The data is from 2024: keep it whatever the machine's clock says.
       startMeshlens({ args: ['--storage.retention=36500d', '--log.level=info'] }),
     ]);
+    // Keep whichever started, so that after() stops it even if the other failed.
+    if (p.status === 'fulfilled') prom = p.value;
+    if (m.status === 'fulfilled') mesh = m.value;
+    if (p.status === 'rejected') throw p.reason;
+    if (m.status === 'rejected') throw m.reason;
     for (const body of chunkOpenMetrics(text, CHUNK_BYTES)) {
       const r = await fetch(`${mesh.url}/api/v1/import/prometheus`, {
         method: 'POST',
