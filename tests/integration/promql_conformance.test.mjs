@@ -39,10 +39,10 @@ const INSTANT_TIMES = [T0 + 47 * 60 + 13.25, END + 4 * 60];
 // Range queries: from before the first sample to after the lookback of the
 // last one, one point a minute (131 points); and a window off every grid
 // (start at .567 s, step 37.5 s) over the series that start late, stop
-// early or pause.
+// early or pause, sent as a form-encoded POST as Grafana sends it.
 const RANGES = [
-  { start: T0 - 120, end: END + 480, step: 60 },
-  { start: T0 + 1234.567, end: T0 + 5000, step: 37.5 },
+  { start: T0 - 120, end: END + 480, step: 60, method: 'GET' },
+  { start: T0 + 1234.567, end: T0 + 5000, step: 37.5, method: 'POST' },
 ];
 // Upload bodies well under meshlens's 16 MiB request limit.
 const CHUNK_BYTES = 4 << 20;
@@ -116,9 +116,21 @@ async function startPrometheusOn(dataDir, cfgDir) {
   throw new Error(`prometheus was not ready (${JSON.stringify(exit)})\n${log.slice(-4000)}`);
 }
 
-/** GET <base><path>?params, as {status, body (JSON or null), text}. */
-async function query(base, apiPath, params) {
-  const r = await fetch(`${base}${apiPath}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(120000) });
+/**
+ * GET <base><path>?params, or POST with the params form-encoded (as Grafana
+ * sends panel queries), as {status, body (JSON or null), text}.
+ */
+async function query(base, apiPath, params, method = 'GET') {
+  const form = new URLSearchParams(params);
+  const r =
+    method === 'POST'
+      ? await fetch(`${base}${apiPath}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+          signal: AbortSignal.timeout(120000),
+        })
+      : await fetch(`${base}${apiPath}?${form}`, { signal: AbortSignal.timeout(120000) });
   const text = await r.text();
   let body = null;
   try {
@@ -239,6 +251,37 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     assert.equal(meshTotal, nSamples, 'meshlens holds every sample');
   });
 
+  it('reads times and steps in every form Prometheus reads, and refuses the same ones with the same texts', async () => {
+    const cases = [
+      ['/api/v1/query', { query: 'rate(istio_requests_total[5m])', time: '2024-01-01T01:00:00Z' }],
+      ['/api/v1/query', { query: 'rate(istio_requests_total[5m])', time: '2024-01-01T01:00:00.123+01:00' }],
+      ['/api/v1/query', { query: 'conf_int', time: '1704070000.1234' }],
+      ['/api/v1/query', { query: 'conf_int', time: '1704070000.9999' }],
+      ['/api/v1/query', { query: 'conf_int', time: '1.7040700001e9' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '2024-01-01T00:30:00Z', end: '2024-01-01T01:00:00Z', step: '1m' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000', step: '15.5' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000', step: '1m30s' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000', step: '0.1' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000.5', end: '1704069000.5', step: '10' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704070000', end: '1704069000', step: '10' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000', step: '0' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000', step: '-1' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000', step: '0.001' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: '1704069000', end: '1704070000' }],
+      ['/api/v1/query_range', { query: 'conf_int', start: 'abc', end: '1704070000', step: '10' }],
+      ['/api/v1/query', { query: 'conf_int', time: 'abc' }],
+      ['/api/v1/query', { query: '' }],
+      ['/api/v1/query', { time: '1704070000' }],
+    ];
+    const failures = [];
+    for (const [api, params] of cases) {
+      const [p, m] = await Promise.all([query(prom.url, api, params), query(mesh.url, api, params)]);
+      const diffs = compareAnswers(params.query ?? '', m, p, { range: api.endsWith('range'), compareErrorText: true });
+      if (diffs.length) failures.push(`${api} ${JSON.stringify(params)}\n    ${diffs.slice(0, 4).join('\n    ')}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+
   it('answers every query of the corpus as Prometheus does (instant and range)', async () => {
     const { queries, skipped } = loadQueries();
     const cases = [];
@@ -247,8 +290,9 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
       for (const r of RANGES) {
         cases.push({
           q,
-          kind: `range ${r.start}..${r.end} step ${r.step}`,
+          kind: `range ${r.start}..${r.end} step ${r.step} (${r.method})`,
           api: '/api/v1/query_range',
+          method: r.method,
           range: true,
           params: { query: q, start: String(r.start), end: String(r.end), step: String(r.step) },
         });
@@ -256,7 +300,7 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     }
     const started = Date.now();
     const results = await pool(cases, PARALLEL, async (c) => {
-      const [p, m] = await Promise.all([query(prom.url, c.api, c.params), query(mesh.url, c.api, c.params)]);
+      const [p, m] = await Promise.all([query(prom.url, c.api, c.params, c.method), query(mesh.url, c.api, c.params, c.method)]);
       const stats = { approx: 0, errorText: [] };
       const diffs = compareAnswers(c.q, m, p, { range: c.range, stats });
       if (process.env.CONFORMANCE_VERBOSE) {
