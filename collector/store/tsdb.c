@@ -681,6 +681,15 @@ int ml_tsdb_append(struct ml_tsdb *db, const struct ml_sample_batch *batch,
 		rc = ml_err_set(err, ML_ENOMEM, "tsdb: out of memory");
 		goto fail;
 	}
+	/* Size the canonical label sets up front: growing by doubling copied them over and over. */
+	size_t canon_bytes = 0;
+	for (size_t i = 0; i < batch->n; i++)
+		for (uint32_t j = 0; j < batch->series[i].n_labels; j++)
+			canon_bytes += batch->series[i].labels[j].name.n + batch->series[i].labels[j].value.n + 4;
+	if (ml_buf_reserve(&cx.canon, canon_bytes + 16) == NULL) {
+		rc = ml_err_set(err, ML_ENOMEM, "tsdb: out of memory");
+		goto fail;
+	}
 	for (size_t i = 0; i < batch->n; i++) {
 		const struct ml_series_samples *s = &batch->series[i];
 		size_t before = cx.canon.len;

@@ -288,6 +288,65 @@ Test(remote_write, label_caps)
 	cr_assert_str_eq(err.msg, msg);
 }
 
+/*
+ * The wire format is read by hand: every prefix of a valid request (cut at
+ * any byte) decodes or is refused as protobuf, never read past its end (ASan
+ * build), and unknown fields and negative timestamps are handled as protobuf
+ * defines them.
+ */
+Test(remote_write, truncated_bodies_and_unknown_fields)
+{
+	struct ts_builder b;
+	builder_init(&b);
+	const char *l1[] = {"__name__", "m", "job", "api"};
+	const double v1[] = {1.5, -2};
+	const int64_t t1[] = {-1000, 1700000000000};
+	add_series(&b, l1, 2, v1, t1, 2);
+	add_series(&b, l1, 2, v1, t1, 1);
+	size_t n = prometheus__write_request__get_packed_size(&b.req);
+	uint8_t *pb = malloc(n + 16);
+	cr_assert_not_null(pb);
+	prometheus__write_request__pack(&b.req, pb);
+	int ok = 0, refused = 0;
+	for (size_t cut = 0; cut < n; cut++) {
+		uint8_t *part = malloc(cut ? cut : 1);
+		memcpy(part, pb, cut);
+		setup_again();
+		int rc = ml_remote_write_decode_raw(part, cut, &batch, &stats, &err);
+		free(part);
+		cr_assert(rc == 0 || rc == ML_EINVAL, "cut at %zu: rc %d", cut, rc);
+		if (rc == 0)
+			ok++;
+		else
+			refused++;
+	}
+	cr_assert_gt(refused, 0);
+	cr_assert_gt(ok, 0, "cuts at field boundaries are valid (shorter) requests");
+	/* Unknown fields of every wire type before the series: skipped. */
+	uint8_t extra[] = {0x78, 0x05,                         /* field 15 varint */
+			   0x81, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, /* field 16 fixed64 */
+			   0x8d, 0x01, 1, 2, 3, 4,             /* field 17 fixed32 */
+			   0x92, 0x01, 0x02, 0xaa, 0xbb};      /* field 18 bytes */
+	uint8_t *full = malloc(sizeof(extra) + n);
+	memcpy(full, extra, sizeof(extra));
+	memcpy(full + sizeof(extra), pb, n);
+	setup_again();
+	cr_assert_eq(ml_remote_write_decode_raw(full, sizeof(extra) + n, &batch, &stats, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(batch.n, 2);
+	cr_assert_eq(batch.series[0].samples[0].t_ms, -1000, "negative int64 timestamps");
+	cr_assert_eq(batch.series[0].samples[0].v, 1.5);
+	cr_assert_eq(batch.series[0].samples[1].t_ms, 1700000000000);
+	cr_assert_eq(batch.series[0].samples[1].v, -2);
+	/* A group wire type (3) is not protobuf that remote write sends: refused. */
+	full[0] = 0x7b;
+	setup_again();
+	cr_assert_eq(ml_remote_write_decode_raw(full, sizeof(extra) + n, &batch, &stats, &err), ML_EINVAL);
+	cr_assert_str_eq(err.msg, "protobuf: the body is not a valid prometheus.WriteRequest");
+	free(full);
+	free(pb);
+}
+
 Test(remote_write, corrupt_snappy_and_protobuf)
 {
 	const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
