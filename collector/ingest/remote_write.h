@@ -39,7 +39,7 @@ struct ml_remote_write_stats {
 /*
  * Decodes a snappy-compressed WriteRequest of len bytes into batch
  * (initialised by the caller with ml_sample_batch_init). The uncompressed
- * body, the protobuf-c message and every label string live in batch->arena,
+ * body lives in batch->arena and the batch's label strings point into it,
  * so nothing is freed separately. Labels with an empty value are dropped
  * (Prometheus treats them as absent); the remaining labels of a series are
  * sorted by name. Series without samples are skipped. stats may be NULL.
@@ -58,7 +58,9 @@ int ml_remote_write_decode(const uint8_t *body, size_t len, size_t max_uncompres
 
 /*
  * Decodes an uncompressed WriteRequest (the same rules without snappy): for
- * tests and for callers that already decompressed the body.
+ * tests and for callers that already decompressed the body. The batch's
+ * label strings point into pb, which must outlive the batch; they are not
+ * NUL-terminated.
  */
 int ml_remote_write_decode_raw(const uint8_t *pb, size_t len, struct ml_sample_batch *batch,
 			       struct ml_remote_write_stats *stats, struct ml_err *err);
