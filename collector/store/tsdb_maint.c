@@ -284,16 +284,20 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Rewrites the raw chunks [first, first+n) of sid (keys in keys) as one zstd record. */
+/*
+ * Rewrites the n records whose keys are in keys (raw chunks, and possibly one
+ * earlier cold group of the same series and window first) as one zstd record
+ * of count chunks at keys[0]; raw holds the chunks as {uvarint len, bytes}.
+ */
 static int compress_group(MDB_txn *txn, struct ml_tsdb *db, const uint8_t (*keys)[16], size_t n,
-			  struct ml_buf *raw, int64_t maxt)
+			  size_t count, struct ml_buf *raw, int64_t maxt)
 {
 	struct ml_buf v = ML_BUF_INIT;
 	int rc = 0;
 	size_t bound = ZSTD_compressBound(raw->len);
 	ml_buf_putc(&v, ML_TSDB_CHUNK_ZSTD);
 	ml_buf_put_be64(&v, ml_tsdb_tkey(maxt));
-	ml_buf_put_uvarint(&v, n);
+	ml_buf_put_uvarint(&v, count);
 	uint8_t *dst = ml_buf_reserve(&v, bound);
 	if (dst == NULL || !ml_buf_ok(raw)) {
 		rc = ML_ENOMEM;
@@ -322,6 +326,29 @@ fail:
 	return rc;
 }
 
+/*
+ * Appends the chunks of a cold group value (p, n: kind byte onward) to raw;
+ * *count gets their number. ML_ECORRUPT if it does not decode.
+ */
+static int unpack_group(const uint8_t *p, size_t n, struct ml_buf *raw, uint64_t *count)
+{
+	struct ml_reader r = ml_reader_make(p + 9, n - 9);
+	*count = ml_read_uvarint(&r);
+	if (r.bad)
+		return ML_ECORRUPT;
+	unsigned long long sz = ZSTD_getFrameContentSize(r.p, (size_t)(r.end - r.p));
+	if (sz == ZSTD_CONTENTSIZE_UNKNOWN || sz == ZSTD_CONTENTSIZE_ERROR || sz > (64u << 20))
+		return ML_ECORRUPT;
+	uint8_t *dst = ml_buf_reserve(raw, sz ? sz : 1);
+	if (dst == NULL)
+		return ML_ENOMEM;
+	size_t got = ZSTD_decompress(dst, sz, r.p, (size_t)(r.end - r.p));
+	if (ZSTD_isError(got) || got != sz)
+		return ML_ECORRUPT;
+	raw->len += got;
+	return 0;
+}
+
 #define GROUP_MAX 256
 
 static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
@@ -333,8 +360,10 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 	struct ml_buf raw = ML_BUF_INIT;
 	uint8_t (*keys)[16] = ml_malloc(GROUP_MAX * 16);
 	uint8_t k[16];
-	size_t n = 0;
-	uint64_t gsid = 0;
+	struct ml_buf gval = ML_BUF_INIT; /* a cold group opening the group, still compressed */
+	bool gpacked = false;
+	size_t n = 0, n_raw = 0;
+	uint64_t gsid = 0, gcount = 0;
 	int64_t gwin = 0, gmax = INT64_MIN;
 	int rc = 0, mrc = 0;
 	if (keys == NULL) {
@@ -350,7 +379,7 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 		bool have = mrc == 0;
 		uint64_t sid = 0;
 		int64_t mint = 0, maxt = 0, win = 0;
-		bool eligible = false;
+		bool eligible = false, cold_group = false;
 		if (have) {
 			if (key.mv_size != 16 || val.mv_size < 9) {
 				rc = ML_ECORRUPT;
@@ -362,15 +391,17 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 			maxt = ml_tsdb_tval(ml_be64_get(vp + 1));
 			win = floor_div(mint, db->opt.cold_window_ms);
 			eligible = vp[0] == ML_TSDB_CHUNK_RAW && maxt < sx->cutoff;
+			/* A cold group may take in the raw chunks that went cold after it. */
+			cold_group = vp[0] == ML_TSDB_CHUNK_ZSTD;
 		}
 		bool joins = have && eligible && n > 0 && sid == gsid && win == gwin && n < GROUP_MAX;
 		if (!joins && n > 0) {
-			if (n >= 2) {
+			if (n >= 2 && n_raw > 0) {
 				/* The cursor may not survive the rewrite: remember where it was. */
 				uint8_t here[16] = {0};
 				if (have)
 					memcpy(here, key.mv_data, 16);
-				if ((rc = compress_group(txn, db, (const uint8_t(*)[16])keys, n, &raw, gmax)) != 0)
+				if ((rc = compress_group(txn, db, (const uint8_t(*)[16])keys, n, gcount, &raw, gmax)) != 0)
 					goto fail;
 				ops += n + 1;
 				if (have) {
@@ -380,12 +411,16 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 					key.mv_data = k;
 					if ((mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE)) != 0 && mrc != MDB_NOTFOUND)
 						goto mdb_fail;
-					n = 0;
+					n = n_raw = 0;
+					gcount = 0;
+					gpacked = false;
 					ml_buf_clear(&raw);
 					continue; /* re-read the current entry */
 				}
 			}
-			n = 0;
+			n = n_raw = 0;
+			gcount = 0;
+			gpacked = false;
 			ml_buf_clear(&raw);
 		}
 		if (!have)
@@ -402,11 +437,35 @@ static int compact_apply(MDB_txn *txn, void *vctx, struct ml_err *err)
 				gwin = win;
 				gmax = INT64_MIN;
 			}
+			if (gpacked) {
+				/* The first raw chunk joining a cold group: now unpack the group. */
+				uint64_t cnt = 0;
+				if ((rc = unpack_group(gval.data, gval.len, &raw, &cnt)) != 0)
+					goto fail;
+				gcount += cnt;
+				gpacked = false;
+			}
 			memcpy(keys[n++], key.mv_data, 16);
 			ml_buf_put_uvarint(&raw, val.mv_size - 9);
 			ml_buf_append(&raw, (const uint8_t *)val.mv_data + 9, val.mv_size - 9);
+			n_raw++;
+			gcount++;
 			if (maxt > gmax)
 				gmax = maxt;
+		} else if (cold_group && n == 0) {
+			/* Start a group with it; it is unpacked and rewritten only if raw chunks join. */
+			ml_buf_clear(&gval);
+			ml_buf_append(&gval, val.mv_data, val.mv_size);
+			if (!ml_buf_ok(&gval)) {
+				rc = ML_ENOMEM;
+				goto fail;
+			}
+			gpacked = true;
+			gsid = sid;
+			gwin = win;
+			gmax = maxt;
+			gcount = 0;
+			memcpy(keys[n++], key.mv_data, 16);
 		}
 		ops++;
 		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
@@ -418,6 +477,7 @@ out:
 	mdb_cursor_close(c);
 	ml_free(keys);
 	ml_buf_free(&raw);
+	ml_buf_free(&gval);
 	return 0;
 mdb_fail:
 	rc = ml_store_errcode(mrc);
@@ -426,6 +486,7 @@ fail:
 		mdb_cursor_close(c);
 	ml_free(keys);
 	ml_buf_free(&raw);
+	ml_buf_free(&gval);
 	return ml_err_set(err, rc, "tsdb: recompressing cold chunks failed: %s", ml_strerror(rc));
 }
 

@@ -449,6 +449,47 @@ Test(tsdb, cold_chunks_recompressed_and_readable)
 	cold_chunks_recompressed(opts.max_ops_per_txn);
 }
 
+/*
+ * Chunks go cold one after another (a maintenance pass every few seconds):
+ * each newly cold chunk joins the cold group of its series and window,
+ * so a day of data ends as one zstd record, not one per pass.
+ */
+Test(tsdb, chunks_going_cold_one_by_one_join_their_group)
+{
+	close_all();
+	opts.cold_after_ms = 3600 * 1000;
+	opts.cold_window_ms = 24 * 3600 * 1000;
+	opts.ooo_window_ms = -1;
+	open_all();
+	enum { N = 960 }; /* 8 chunks of 120 samples, 30 min each */
+	static int64_t t[N];
+	static double v[N];
+	for (int i = 0; i < N; i++) {
+		t[i] = T0 + i * 15000LL;
+		v[i] = (double)(i * 3 % 11);
+	}
+	append("aging,pod=a", t, v, N);
+	struct ml_err err = {{0}};
+	struct ml_tsdb_stats s;
+	/* Passes 30 min apart: every pass one more chunk is older than cold_after_ms. */
+	for (int pass = 0; pass < 8; pass++) {
+		int64_t now = T0 + 3600 * 1000LL + (pass + 1) * 1800 * 1000LL + 1;
+		cr_assert_eq(ml_tsdb_maintain(db, now, &err), 0, "%s", err.msg);
+	}
+	cr_assert_eq(ml_tsdb_maintain(db, t[N - 1] + 3 * 3600 * 1000LL, &err), 0, "%s", err.msg);
+	cr_assert_eq(ml_tsdb_stats(db, &s), 0);
+	/* T0 lies 22 h 13 min into its UTC day: the 8 h of data span two windows. */
+	int64_t wins = (t[N - 1] / opts.cold_window_ms) - (T0 / opts.cold_window_ms) + 1;
+	cr_assert_eq(s.stored_chunks, (uint64_t)wins, "%llu records for %lld windows",
+		     (unsigned long long)s.stored_chunks, (long long)wins);
+	SEL("__name__=aging");
+	cr_assert_eq(res.n_samples[0], N);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(res.samples[0][i].t_ms, t[i]);
+		cr_assert_eq(res.samples[0][i].v, v[i]);
+	}
+}
+
 /* A series with more chunks than one transaction may touch must still be passed. */
 Test(tsdb, cold_recompression_in_tiny_transactions_terminates)
 {
