@@ -417,12 +417,15 @@ describe('Prometheus HTTP API', () => {
   }));
 
   it('timeout=: a heavy query over its deadline is 503 "timeout"; a light one passes', logged(() => m, async () => {
-    const heavy = { query: 'max_over_time(sum by (code) (rate(qf_requests_total[5m]))[1h:1s])', time: T_END };
-    const r = await call(m.url, 'GET', '/api/v1/query', { ...heavy, timeout: '1ms' });
+    // Each takes a second or more; 50 ms leaves no doubt that the deadline
+    // passes during the evaluation, not before it.
+    const r = await call(m.url, 'GET', '/api/v1/query', {
+      query: 'count_over_time((vector(1) * 2 + 3 > bool 0)[7d:1s])', time: T_END, timeout: '50ms',
+    });
     assert.equal(r.status, 503, r.text);
     assert.deepEqual(r.json(), E('timeout', 'query timed out in expression evaluation'));
     const rr = await call(m.url, 'POST', '/api/v1/query_range', {
-      query: 'sum by (code) (rate(qf_requests_total[5m]))', start: T0, end: T_END, step: '0.5', timeout: '0.001',
+      query: 'count_over_time((vector(1) > bool 0)[7d:1s])', start: T0, end: T0 + 600, step: 1, timeout: '0.05',
     });
     assert.equal(rr.status, 503, rr.text);
     assert.deepEqual(rr.json(), E('timeout', 'query timed out in expression evaluation'));
@@ -434,7 +437,9 @@ describe('Prometheus HTTP API', () => {
     assert.equal(z.json().errorType, 'timeout');
     const ok = await call(m.url, 'GET', '/api/v1/query', { query: '1+1', time: T0, timeout: '30s' });
     assert.equal(ok.status, 200, ok.text);
-    const ok2 = await call(m.url, 'GET', '/api/v1/query', { ...heavy, timeout: '1m' });
+    const ok2 = await call(m.url, 'GET', '/api/v1/query', {
+      query: 'max_over_time(sum by (code) (rate(qf_requests_total[5m]))[1h:1s])', time: T_END, timeout: '1m',
+    });
     assert.equal(ok2.status, 200, ok2.text);
   }));
 
