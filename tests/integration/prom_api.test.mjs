@@ -470,7 +470,7 @@ describe('Prometheus HTTP API', () => {
     const slow = call(one.url, 'GET', '/api/v1/query', {
       query: 'count_over_time((vector(1) * 2 + 3 > bool 0)[7d:1s])', time: T_END,
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300)); // the slow one holds the slot by now
     const waiting = await call(one.url, 'GET', '/api/v1/query', { query: '1', timeout: '0.1' });
     const s = await slow;
     assert.equal(s.status, 200, `the slow query itself: ${s.text}`);
