@@ -1,13 +1,17 @@
 /*
- * prom_api.c - the Prometheus HTTP API endpoints that need no PromQL
- * evaluation, answered from the TSDB; see prom_api.h.
+ * prom_api.c - the Prometheus HTTP API: the metadata endpoints answered
+ * from the TSDB, and /api/v1/query and /api/v1/query_range handed to the
+ * PromQL evaluator under the --query.* limits; see prom_api.h.
  *
- * Behaviour follows Prometheus's web/api/v1/api.go: match[] selectors are
- * parsed as PromQL and must be plain vector selectors; with several match[]
- * the results are the union; start/end default to the whole time range;
- * label names and values come back sorted and unique; error texts are
- * Prometheus's own where a client may show them ("no match[] parameter
- * provided", "invalid label name: ...").
+ * Behaviour follows Prometheus 2.42's web/api/v1/api.go: match[] selectors
+ * are parsed as PromQL and must be plain vector selectors; with several
+ * match[] the results are the union; start/end default to the whole time
+ * range; label names and values come back sorted and unique; parameters are
+ * checked in Prometheus's order and errors carry its texts, prefixes
+ * included (`invalid parameter "time": Invalid time value for 'time': ...`),
+ * because clients show them (tests/integration/prom_api.test.mjs compares
+ * them with a live Prometheus). A query's deadline (--query.timeout, lowered
+ * by timeout=) covers its wait for one of --query.max-concurrency slots.
  */
 #include "exporters/prom_api.h"
 
