@@ -282,6 +282,48 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     assert.deepEqual(failures, []);
   });
 
+  it("answers Grafana's template variable lookups (series, labels, label values) as Prometheus does", async () => {
+    const S = String(T0);
+    const E = String(END);
+    // Not compared: label values with match[] over a window inside a block
+    // but after a series' last sample. Prometheus 2.42 answers from the
+    // block's index (the series is listed), meshlens from the samples.
+    const cases = [
+      ['/api/v1/series', [['match[]', 'up'], ['start', S], ['end', E]]],
+      ['/api/v1/series', [['match[]', 'istio_requests_total{destination_workload="reviews-v2"}'], ['start', S], ['end', E]]],
+      ['/api/v1/series', [['match[]', '{__name__=~"conf_.*"}'], ['match[]', 'up'], ['start', S], ['end', E]]],
+      ['/api/v1/series', [['match[]', 'up'], ['start', String(T0 + 800)], ['end', String(T0 + 900)]]],
+      ['/api/v1/series', [['match[]', '{job=~".*"}']]],
+      ['/api/v1/series', []],
+      ['/api/v1/labels', [['start', S], ['end', E]]],
+      ['/api/v1/labels', [['match[]', 'traces_spanmetrics_calls_total'], ['start', S], ['end', E]]],
+      ['/api/v1/label/__name__/values', [['start', S], ['end', E]]],
+      ['/api/v1/label/destination_workload/values', [['match[]', 'istio_requests_total'], ['start', S], ['end', E]]],
+      ['/api/v1/label/service_name/values', [['match[]', 'traces_span_metrics_calls_total{span_kind="SPAN_KIND_SERVER"}'], ['start', S], ['end', E]]],
+      ['/api/v1/label/job/values', []],
+    ];
+    // Series lists have no promised order: compare them as sets.
+    const canon = (body) => {
+      if (!Array.isArray(body?.data) || typeof body.data[0] !== 'object') return JSON.stringify(body);
+      return JSON.stringify({ ...body, data: body.data.map((m) => JSON.stringify(Object.entries(m).sort())).sort() });
+    };
+    const failures = [];
+    for (const [api, params] of cases) {
+      const qs = new URLSearchParams(params);
+      const [p, m] = await Promise.all(
+        [prom.url, mesh.url].map(async (base) => {
+          const r = await fetch(`${base}${api}?${qs}`, { signal: AbortSignal.timeout(60000) });
+          const text = await r.text();
+          return { status: r.status, text, body: JSON.parse(text) };
+        }),
+      );
+      if (p.status !== m.status || canon(p.body) !== canon(m.body)) {
+        failures.push(`${api}?${qs}\n  meshlens:   ${m.status} ${m.text.slice(0, 400)}\n  Prometheus: ${p.status} ${p.text.slice(0, 400)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
   it('answers every query of the corpus as Prometheus does (instant and range)', async () => {
     const { queries, skipped } = loadQueries();
     const cases = [];
