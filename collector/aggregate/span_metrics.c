@@ -119,3 +119,64 @@ size_t ml_span_metrics_record(struct ml_span_metrics *m, const struct ml_span *s
 		dropped++;
 	return dropped;
 }
+
+/* A series of this call: its labels (pointing into the batch) and its two children. */
+struct recent {
+	struct ml_str service, name;
+	uint8_t kind, status;
+	struct ml_child *calls, *duration;
+};
+
+#define RECENT 8
+
+size_t ml_span_metrics_record_batch(struct ml_span_metrics *m, const struct ml_span *spans,
+                                    size_t n)
+{
+	struct recent cache[RECENT];
+	size_t n_cache = 0, next = 0, dropped = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct ml_span *s = &spans[i];
+		struct recent *r = NULL;
+		for (size_t j = 0; j < n_cache; j++) {
+			struct recent *c = &cache[j];
+			if (c->kind == s->kind && c->status == s->status_code &&
+			    ml_str_eq(c->name, s->name) &&
+			    ml_str_eq(c->service, s->resource->service_name)) {
+				r = c;
+				break;
+			}
+		}
+		if (r == NULL) {
+			const char *kind = ml_span_kind_otlp_name((enum ml_span_kind)s->kind);
+			struct ml_str values[4] = {
+			    s->resource->service_name,
+			    s->name,
+			    ml_str_make(kind, strlen(kind)),
+			    status_name(s->status_code),
+			};
+			r = &cache[next];
+			next = (next + 1) % RECENT;
+			if (n_cache < RECENT)
+				n_cache++;
+			*r = (struct recent){
+			    .service = s->resource->service_name,
+			    .name = s->name,
+			    .kind = s->kind,
+			    .status = s->status_code,
+			    .calls = ml_family_child(m->calls, values),
+			    .duration = ml_family_child(m->duration, values),
+			};
+		}
+		uint64_t ns = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
+		double d = m->naming == ML_SPAN_METRICS_TEMPO ? (double)ns / 1e9 : (double)ns / 1e6;
+		if (r->calls != NULL)
+			ml_child_add(r->calls, 1);
+		else
+			dropped++;
+		if (r->duration != NULL)
+			ml_child_observe(r->duration, d);
+		else
+			dropped++;
+	}
+	return dropped;
+}

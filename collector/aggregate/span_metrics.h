@@ -58,4 +58,12 @@ void ml_span_metrics_destroy(struct ml_span_metrics *m);
  */
 size_t ml_span_metrics_record(struct ml_span_metrics *m, const struct ml_span *s);
 
+/*
+ * The same for spans[0..n): spans of one request mostly share their labels
+ * (one sidecar, a few routes), so a few recently used series are looked up
+ * once per call instead of once per span. Returns the dropped updates.
+ */
+size_t ml_span_metrics_record_batch(struct ml_span_metrics *m, const struct ml_span *spans,
+                                    size_t n);
+
 #endif

@@ -109,3 +109,42 @@ Test(span_metrics, naming_flag_values)
 	cr_assert_eq(ml_span_metrics_parse_naming("Tempo", &n), ML_EINVAL);
 	cr_assert_eq(ml_span_metrics_parse_naming("", &n), ML_EINVAL);
 }
+
+/* A batch with more distinct series than the per-call cache, interleaved, counts as one by one. */
+Test(span_metrics, batch_counts_as_span_by_span)
+{
+	struct ml_err err;
+	struct ml_registry *one = ml_registry_create();
+	struct ml_span_metrics *mb = ml_span_metrics_create(reg, ML_SPAN_METRICS_TEMPO, 0, &err);
+	struct ml_span_metrics *m1 = ml_span_metrics_create(one, ML_SPAN_METRICS_TEMPO, 0, &err);
+	cr_assert_not_null(mb);
+	cr_assert_not_null(m1);
+	static const char *svc[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"};
+	for (int i = 0; i < 200; i++) {
+		struct ml_span *s = fx_span(&batch, svc[(i * 7) % 11], (uint8_t)(2 + i % 2), 1,
+		                            (uint64_t)i + 1, 9, (double)(i % 40), (uint8_t)(i % 3));
+		if (i % 5 == 0)
+			s->name = ML_STR("POST /cart");
+	}
+	cr_assert_eq(ml_span_metrics_record_batch(mb, batch.spans, batch.n), 0);
+	for (size_t i = 0; i < batch.n; i++)
+		ml_span_metrics_record(m1, &batch.spans[i]);
+	cr_assert_eq(fx_children(reg, "traces_spanmetrics_calls_total"),
+	             fx_children(one, "traces_spanmetrics_calls_total"));
+	cr_assert_gt(fx_children(reg, "traces_spanmetrics_calls_total"), 8);
+	for (size_t k = 0; k < 11; k++) {
+		const char *v[] = {svc[k], NULL, NULL, NULL};
+		cr_assert_eq(fx_value(reg, "traces_spanmetrics_calls_total", v),
+		             fx_value(one, "traces_spanmetrics_calls_total", v), "%s", svc[k]);
+		struct fx_find a = fx_hist(reg, "traces_spanmetrics_latency", v, 3);
+		struct fx_find b = fx_hist(one, "traces_spanmetrics_latency", v, 3);
+		cr_assert_eq(a.count, b.count);
+		cr_assert_eq(a.bucket_value, b.bucket_value);
+		cr_assert_float_eq(a.sum, b.sum, 1e-9);
+	}
+	const char *a0[] = {"a", NULL, NULL, NULL};
+	cr_assert_gt(fx_value(reg, "traces_spanmetrics_calls_total", a0), 0);
+	ml_span_metrics_destroy(mb);
+	ml_span_metrics_destroy(m1);
+	ml_registry_destroy(one);
+}
