@@ -25,10 +25,36 @@ static double b2f(uint64_t b)
 	return v;
 }
 
+/*
+ * Makes room for n more bytes, growing by half rather than doubling from
+ * ml_buf's 256 bytes: a head chunk is open in memory for every active
+ * series, and a freshly cut one holds a few bytes, a full one ~150-250.
+ */
+static int room_for(struct ml_buf *b, size_t n)
+{
+	if (b->oom)
+		return ML_ENOMEM;
+	if (b->cap - b->len >= n)
+		return 0;
+	size_t cap = b->cap ? b->cap + b->cap / 2 : 24;
+	if (cap < b->len + n)
+		cap = b->len + n;
+	uint8_t *q = ml_realloc(b->data, cap);
+	if (q == NULL) {
+		b->oom = true;
+		return ML_ENOMEM;
+	}
+	b->data = q;
+	b->cap = cap;
+	return 0;
+}
+
 static int put_bits(struct ml_chunk_enc *e, uint64_t v, unsigned nbits)
 {
 	while (nbits > 0) {
 		if (e->bitpos == 8) {
+			if (room_for(&e->buf, 1) != 0)
+				return ML_ENOMEM;
 			ml_buf_putc(&e->buf, 0);
 			if (!ml_buf_ok(&e->buf))
 				return ML_ENOMEM;
@@ -100,6 +126,8 @@ int ml_chunk_enc_append(struct ml_chunk_enc *e, int64_t t, double v)
 		return ML_ETOOBIG;
 	if (e->count == 0) {
 		ml_buf_clear(&e->buf);
+		if (room_for(&e->buf, 4) != 0)
+			return ML_ENOMEM;
 		ml_buf_put_be32(&e->buf, 0); /* be16 count + first bitstream bytes below */
 		if (!ml_buf_ok(&e->buf))
 			return ML_ENOMEM;
