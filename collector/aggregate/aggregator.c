@@ -749,7 +749,8 @@ static int restore_histogram(struct ml_aggregator *a, const struct ml_family_des
 		if (rc < 0)
 			goto fail;
 	}
-	qsort(pieces, n_pieces, sizeof(*pieces), piece_cmp);
+	if (n_pieces > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(pieces, n_pieces, sizeof(*pieces), piece_cmp);
 	for (size_t i = 0; i < n_pieces;) {
 		size_t j = i;
 		uint64_t count = 0;
