@@ -246,6 +246,14 @@ stop_server "$SRV_PID"
 		/Overflow pages:/ {o = $3}
 		/Entries:/ {if (name != "Main" && $2 > 0) printf "| %s | %d | %d + %d + %d | %.3f |\n", name, $2, b, l, o, (b + l + o) * 4096 / n}
 	' "$TMP/ml_stat.txt"
+	awk -v n="$BYTES_SAMPLES" -v total="$ml_bytes" '
+		/^Status of / {name = $3}
+		/Branch pages:/ {b = $3}
+		/Leaf pages:/ {l = $3}
+		/Overflow pages:/ {o = $3}
+		/Entries:/ {sum += b + l + o}
+		END {printf "| other pages: the duplicate pages of \`postings\` (not counted by mdb_stat), free list, meta | | %d | %.3f |\n", total / 4096 - sum, (total - sum * 4096) / n}
+	' "$TMP/ml_stat.txt"
 	echo
 	echo "Value bytes in \`chunks\` (what the encoder produced, before LMDB's page overhead): $ml_chunk_vbytes"
 	echo "($(awk -v a="$ml_chunk_vbytes" -v b="$BYTES_SAMPLES" 'BEGIN {printf "%.3f", a / b}') bytes/sample); label sets in \`series\`: $ml_series_vbytes bytes; \`postings\` keys: $ml_post_kbytes bytes."
