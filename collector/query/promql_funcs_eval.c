@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "query/promql_eval_internal.h"
 #include "query/promql_parse.h"
+#include "query/re2_syntax.h"
 
 /* ---- Go's math.Max / math.Min (NaN propagates, ±Inf wins over NaN) ---------- */
 
@@ -696,6 +697,10 @@ static int compile_label_replace(struct ev *ev, struct call_ctx *c)
 	struct ml_buf pat = ML_BUF_INIT;
 	int errcode;
 	PCRE2_SIZE erroff;
+	/* Go's regexp refuses PCRE-only syntax (lookaround, \1, ...): so does Prometheus. */
+	if (ml_re2_syntax_check(re.p, re.n, NULL, 0) != 0)
+		return ev_fail(ev, ML_EINVAL, "invalid regular expression in label_replace(): %.*s",
+		               (int)re.n, re.p);
 	ml_buf_puts(&pat, "(?:");
 	ml_buf_append(&pat, re.p, re.n);
 	ml_buf_putc(&pat, ')');
