@@ -19,7 +19,7 @@ static MDB_dbi dbi;
 
 static void open_store(uint64_t max_bytes, size_t queue_max)
 {
-	struct ml_store_options o = {dir, max_bytes, 0, queue_max};
+	struct ml_store_options o = {.path = dir, .max_bytes = max_bytes, .queue_max = queue_max};
 	struct ml_err err = {{0}};
 	st = ml_store_open(&o, &err);
 	cr_assert_not_null(st, "%s", err.msg);
@@ -235,7 +235,7 @@ Test(env, errcodes)
 
 Test(env, open_fails_with_a_message_on_a_bad_path)
 {
-	struct ml_store_options o = {"/proc/meshlens-no-such/dir", 0, 0, 0};
+	struct ml_store_options o = {.path = "/proc/meshlens-no-such/dir"};
 	struct ml_err err = {{0}};
 	cr_assert_null(ml_store_open(&o, &err));
 	cr_assert(strstr(err.msg, "/proc/meshlens-no-such/dir") != NULL, "%s", err.msg);

@@ -154,7 +154,7 @@ Test(trace_block, envoy_bytes_per_span, .timeout = 120)
 {
 	char dir[64];
 	fx_tmpdir(dir, sizeof(dir));
-	struct ml_store_options so = {dir, 0, 0, 0};
+	struct ml_store_options so = {.path = dir};
 	struct ml_trace_store_options to = {.head_max_spans = 1000000};
 	struct ml_err err = {{0}};
 	struct ml_store *st = ml_store_open(&so, &err);

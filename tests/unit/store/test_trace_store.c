@@ -23,7 +23,7 @@ static struct ml_arena *arena;
 
 static void open_all(uint64_t retention_ns)
 {
-	struct ml_store_options so = {dir, 0, 0, 0};
+	struct ml_store_options so = {.path = dir};
 	struct ml_trace_store_options to = {.retention_ns = retention_ns};
 	struct ml_err err = {{0}};
 	st = ml_store_open(&so, &err);
