@@ -34,6 +34,8 @@ struct ml_tsdb_series_set {
 	struct sel_entry *cur;
 	struct ml_sample *s;
 	size_t ns, cap;
+	struct ml_sample *tmp; /* merge buffer, tmp_cap samples */
+	size_t tmp_cap;
 };
 
 const struct ml_sample *ml_sample_it_seek(struct ml_sample_it *it, int64_t t)
@@ -64,6 +66,7 @@ void ml_tsdb_series_set_free(struct ml_tsdb_series_set *set)
 		ml_free(set->e[i].labels);
 	ml_free(set->e);
 	ml_free(set->s);
+	ml_free(set->tmp);
 	ml_free(set);
 }
 
@@ -248,6 +251,63 @@ fail:
 	return rc;
 }
 
+static bool run_sorted(const struct ml_sample *s, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (s[i].t_ms <= s[i - 1].t_ms)
+			return false;
+	return true;
+}
+
+/*
+ * Puts the samples of one series in time order without duplicates. They come
+ * as two runs: [0, nh) from the head (newest, usually) and [nh, ns) from the
+ * stored chunks, each normally in order already, so they are merged in linear
+ * time; a run out of order (out-of-order appends) falls back to sorting.
+ * A sample present in both runs (a chunk flushed while being read) is kept once.
+ */
+static int order_samples(struct ml_tsdb_series_set *set, size_t nh)
+{
+	struct ml_sample *s = set->s;
+	size_t n = set->ns;
+	if (run_sorted(s, n))
+		return 0;
+	if (run_sorted(s, nh) && run_sorted(s + nh, n - nh)) {
+		if (set->tmp_cap < n) {
+			struct ml_sample *t = ml_realloc(set->tmp, n * sizeof(*t));
+			if (t == NULL)
+				return ML_ENOMEM;
+			set->tmp = t;
+			set->tmp_cap = n;
+		}
+		struct ml_sample *out = set->tmp;
+		size_t i = 0, j = nh, k = 0;
+		while (i < nh || j < n) {
+			const struct ml_sample *next;
+			if (j == n || (i < nh && s[i].t_ms <= s[j].t_ms))
+				next = &s[i++];
+			else
+				next = &s[j++];
+			if (k == 0 || next->t_ms != out[k - 1].t_ms)
+				out[k++] = *next;
+		}
+		set->tmp = s;
+		set->s = out;
+		size_t cap = set->cap;
+		set->cap = set->tmp_cap;
+		set->tmp_cap = cap;
+		set->ns = k;
+		return 0;
+	}
+	qsort(s, n, sizeof(*s), cmp_sample);
+	size_t k = n ? 1 : 0;
+	for (size_t i = 1; i < n; i++)
+		if (s[i].t_ms != s[k - 1].t_ms)
+			s[k++] = s[i];
+	set->ns = k;
+	return 0;
+}
+
 int ml_tsdb_series_set_next(struct ml_tsdb_series_set *set, struct ml_err *err)
 {
 	bool count_only = (set->hints & ML_TSDB_SELECT_NO_SAMPLES) != 0;
@@ -258,8 +318,13 @@ int ml_tsdb_series_set_next(struct ml_tsdb_series_set *set, struct ml_err *err)
 		set->ns = 0;
 		set->cur = e;
 		/* Head first, then the transaction: see the file comment. */
-		if ((rc = read_head(set, e->sid, count_only, &any)) != 0 ||
-		    (!(count_only && any) && (rc = read_chunks(set, e->sid, count_only, &any)) != 0)) {
+		size_t nh = 0;
+		if ((rc = read_head(set, e->sid, count_only, &any)) == 0) {
+			nh = set->ns;
+			if (!(count_only && any))
+				rc = read_chunks(set, e->sid, count_only, &any);
+		}
+		if (rc != 0) {
 			char name[256];
 			ml_labels_format((struct ml_labels){e->labels, e->len}, name, sizeof(name));
 			return ml_err_set(err, rc, "tsdb: reading series %s: %s", name, ml_strerror(rc));
@@ -268,18 +333,8 @@ int ml_tsdb_series_set_next(struct ml_tsdb_series_set *set, struct ml_err *err)
 			continue;
 		if (count_only)
 			return 1;
-		bool sorted = true;
-		for (size_t i = 1; i < set->ns && sorted; i++)
-			if (set->s[i].t_ms <= set->s[i - 1].t_ms)
-				sorted = false;
-		if (!sorted) {
-			qsort(set->s, set->ns, sizeof(*set->s), cmp_sample);
-			size_t k = set->ns ? 1 : 0;
-			for (size_t i = 1; i < set->ns; i++)
-				if (set->s[i].t_ms != set->s[k - 1].t_ms)
-					set->s[k++] = set->s[i];
-			set->ns = k;
-		}
+		if ((rc = order_samples(set, nh)) != 0)
+			return ml_err_set(err, rc, "tsdb: reading series: %s", ml_strerror(rc));
 		if (set->ns == 0)
 			continue;
 		return 1;
