@@ -236,6 +236,89 @@ describe('mesh metrics from Envoy spans', () => {
     ]);
   }));
 
+  it('gives Istio\'s Mesh, Service and Workload dashboards and Kiali their exact numbers', logged(srv, async () => {
+    // Every derived series starts with a 0 sample and all of them are written
+    // at each flush's timestamp. Evaluated at the last flush T, rate(x[w]) is
+    // exactly count/w as long as the traffic is inside the window (no
+    // extrapolation at either end), so every panel below has an exact value.
+    const ts = await instant(ml.url, 'max(timestamp(istio_requests_total))');
+    const T = Number(ts[0].value[1]);
+    const first = await instant(ml.url, 'min(min_over_time(timestamp(istio_requests_total)[10m:1s]))', T);
+    assert.ok(T - Number(first[0].value[1]) < 50, 'the traffic is inside the 1m window');
+    const n = { ok: 4, error: 2, shared: 3 };
+    const all = n.ok + n.error + n.shared;
+    // histogram_quantile over Envoy's buckets for ratings' server side: le=1 has 0, le=5 ok+shared.
+    const q50 = 1 + (5 - 1) * ((0.5 * all) / (n.ok + n.shared));
+    const q95 = 25 + (50 - 25) * ((0.95 * all - (n.ok + n.shared)) / n.error);
+    const dest = (w) => `${w}.default.svc.cluster.local`;
+    const cases = [
+      // Istio Mesh dashboard: global request volume, success rate, 4xx and 5xx.
+      ['round(sum(rate(istio_requests_total{reporter="source"}[1m])), 0.001)', { '': Math.round((4 * all * 1000) / 60) / 1000 }],
+      [
+        'sum(rate(istio_requests_total{reporter="source", response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{reporter="source"}[1m]))',
+        { '': (4 * all - n.error) / (4 * all) },
+      ],
+      ['sum(rate(istio_requests_total{reporter="source", response_code=~"4.*"}[1m])) or vector(0)', { '': 0 }],
+      ['sum(rate(istio_requests_total{reporter="source", response_code=~"5.*"}[1m]))', { '': n.error / 60 }],
+      // Istio Service dashboard (service=reviews): client request volume and success rate.
+      [`round(sum(rate(istio_requests_total{reporter="source",destination_service=~"${dest('reviews')}"}[1m])), 0.001)`, { '': Math.round((all * 1000) / 60) / 1000 }],
+      [
+        `sum(rate(istio_requests_total{reporter="source",destination_service=~"${dest('ratings')}",response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{reporter="source",destination_service=~"${dest('ratings')}"}[1m]))`,
+        { '': (all - n.error) / all },
+      ],
+      // Istio Service dashboard: incoming requests by source and response code.
+      [
+        `round(sum(rate(istio_requests_total{connection_security_policy!="mutual_tls",destination_service=~"${dest('ratings')}",reporter="destination",source_workload=~"reviews-v2",source_workload_namespace=~"default"}[1m])) by (source_workload, source_workload_namespace, response_code), 0.001)`,
+        { '200': Math.round(((all - n.error) * 1000) / 60) / 1000, '500': Math.round((n.error * 1000) / 60) / 1000 },
+        (m) => m.response_code,
+      ],
+      // Istio Workload dashboard (ratings-v1): incoming request duration p50 and p95, in seconds.
+      [
+        '(histogram_quantile(0.50, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="ratings-v1", destination_workload_namespace=~"default"}[1m])) by (le)) / 1000)',
+        { '': q50 / 1000 },
+      ],
+      [
+        '(histogram_quantile(0.95, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="ratings-v1", destination_workload_namespace=~"default"}[1m])) by (le)) / 1000)',
+        { '': q95 / 1000 },
+      ],
+      // Kiali's graph: request rates per workload edge, and the response time of one edge.
+      [
+        'round(sum(rate(istio_requests_total{reporter="destination",source_workload_namespace="default"} [600s])) by (source_workload,destination_workload) > 0,0.001)',
+        {
+          'productpage-v1>details-v1': Math.round((all * 1000) / 600) / 1000,
+          'productpage-v1>reviews-v2': Math.round((all * 1000) / 600) / 1000,
+          'reviews-v2>ratings-v1': Math.round((all * 1000) / 600) / 1000,
+        },
+        (m) => `${m.source_workload}>${m.destination_workload}`,
+      ],
+      [
+        'round(histogram_quantile(0.95, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",source_workload="reviews-v2",destination_workload="ratings-v1"} [600s])) by (le,source_workload,destination_workload)),0.001)',
+        { 'reviews-v2>ratings-v1': Math.round(q95 * 1000) / 1000 },
+        (m) => `${m.source_workload}>${m.destination_workload}`,
+      ],
+      // Kiali's error-rate edge filter, uppercase OR.
+      [
+        'sum(rate(istio_requests_total{reporter="destination",response_code=~"^[5].*"}[600s])) by (destination_workload) > 0 OR sum(rate(istio_requests_total{reporter="destination",response_code="0"}[600s])) by (destination_workload) > 0',
+        { 'ratings-v1': n.error / 600 },
+        (m) => m.destination_workload,
+      ],
+    ];
+    for (const [q, want, keyOf = () => ''] of cases) {
+      const got = resultMap(await instant(ml.url, q, T), keyOf);
+      assert.deepEqual([...got.keys()].sort(), Object.keys(want).sort(), `series of ${q}`);
+      for (const [k, v] of Object.entries(want)) {
+        const g = got.get(k);
+        assert.ok(Math.abs(g - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${q} {${k}}: got ${g}, want ${v}`);
+      }
+    }
+    // Grafana's variable query label_values(istio_requests_total{destination_workload_namespace=~"default"}, destination_workload).
+    const r = await request(
+      ml.url,
+      `/api/v1/label/destination_workload/values?match[]=${encodeURIComponent('istio_requests_total{destination_workload_namespace=~"default"}')}`,
+    );
+    assert.deepEqual(r.json().data, ['details-v1', 'productpage-v1', 'ratings-v1', 'reviews-v2']);
+  }));
+
   it('is scraped by a real Prometheus, which sees the same values', { skip: !prometheusPath() }, logged(srv, async () => {
     const target = ml.url.replace('http://', '');
     prom = await startPrometheus(`global:
