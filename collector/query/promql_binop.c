@@ -280,7 +280,8 @@ static int duplicate_error(struct ev *ev, struct binop_ctx *c, const struct ev_s
 	int rc = match_labels(ev, &c->lb, c->vm, rs->ls, &m, &h);
 	if (rc != 0)
 		return rc;
-	char a[160], b[160], g[160];
+	/* As long as the message can be (struct ml_err): Istio's label sets are long. */
+	char a[sizeof(ev->err->msg)], b[sizeof(ev->err->msg)], g[sizeof(ev->err->msg)];
 	ev_labels_str(m, g, sizeof(g));
 	ev_labels_str(rs->ls, a, sizeof(a));
 	ev_labels_str(dup->ls, b, sizeof(b));

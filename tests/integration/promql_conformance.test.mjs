@@ -12,7 +12,8 @@
 // installed (PROMETHEUS_BIN / PROMTOOL_BIN override the paths).
 //
 // Environment: CONFORMANCE_FILTER=<regex> runs only the matching queries;
-// CONFORMANCE_VERBOSE=1 prints every query's outcome.
+// CONFORMANCE_VERBOSE=1 prints every query's outcome; CONFORMANCE_RANDOM=
+// <n>[,<seed>] adds n random queries (tests/conformance/random_queries.mjs).
 
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +30,7 @@ import { startMeshlens, freePort, tempDir, exitProblem } from './lib/meshlens.mj
 import { prometheusPath, startPrometheus } from './lib/prometheus.mjs';
 import { T0_MS, SPAN_MS, buildSeries, openMetricsText, chunkOpenMetrics } from '../conformance/gen_data.mjs';
 import { compareAnswers } from '../conformance/compare.mjs';
+import { randomQueries } from '../conformance/random_queries.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const QUERIES_FILE = path.join(here, '..', 'conformance', 'queries.txt');
@@ -66,6 +68,11 @@ function loadQueries() {
     if (line.startsWith('#skip')) skipped.push(line);
     if (!line || line.startsWith('#')) continue;
     queries.push(line);
+  }
+  // Opt-in: n more fixed-seed random queries (CONFORMANCE_RANDOM=n[,seed]).
+  if (process.env.CONFORMANCE_RANDOM) {
+    const [n, seed] = process.env.CONFORMANCE_RANDOM.split(',').map(Number);
+    queries.push(...randomQueries(n, seed || undefined));
   }
   const filter = process.env.CONFORMANCE_FILTER ? new RegExp(process.env.CONFORMANCE_FILTER) : null;
   return { queries: filter ? queries.filter((q) => filter.test(q)) : queries, skipped };
