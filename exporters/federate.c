@@ -212,16 +212,8 @@ void ml_federate_at(const struct ml_http_request *req, struct ml_http_response *
 		rc = ML_ENOMEM;
 		goto fail;
 	}
-	resp->status = 200;
-	resp->content_type = ml_expo_content_type(ML_EXPO_TEXT);
-	ml_http_add_header(resp, "Vary", "Accept-Encoding");
-	if (ml_expo_accepts_gzip(ml_http_header(req, "Accept-Encoding"))) {
-		if ((rc = ml_expo_gzip(text.data, text.len, &resp->body)) != 0)
-			goto fail;
-		ml_http_add_header(resp, "Content-Encoding", "gzip");
-	} else {
-		ml_buf_append(&resp->body, text.data, text.len);
-	}
+	if ((rc = ml_expo_respond(req, resp, &text, ml_expo_content_type(ML_EXPO_TEXT))) != 0)
+		goto fail;
 	goto out;
 fail:
 	ml_buf_clear(&resp->body);

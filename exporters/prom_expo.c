@@ -321,6 +321,23 @@ fail:
 	return rc;
 }
 
+int ml_expo_respond(const struct ml_http_request *req, struct ml_http_response *resp,
+		    const struct ml_buf *text, const char *ct)
+{
+	ml_http_add_header(resp, "Vary", "Accept-Encoding");
+	if (ml_expo_accepts_gzip(ml_http_header(req, "Accept-Encoding"))) {
+		int rc = ml_expo_gzip(text->data, text->len, &resp->body);
+		if (rc != 0)
+			return rc;
+		ml_http_add_header(resp, "Content-Encoding", "gzip");
+	} else {
+		ml_buf_append(&resp->body, text->data, text->len);
+	}
+	resp->status = 200;
+	resp->content_type = ct;
+	return 0;
+}
+
 void ml_expo_metrics(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
 {
 	struct ml_app *app = ctx;
@@ -332,20 +349,13 @@ void ml_expo_metrics(const struct ml_http_request *req, struct ml_http_response 
 	ml_expo_finish(&text, f);
 	if (rc != 0 || !ml_buf_ok(&text))
 		goto fail;
-	resp->status = 200;
-	resp->content_type = ml_expo_content_type(f);
-	ml_http_add_header(resp, "Vary", "Accept-Encoding");
-	if (ml_expo_accepts_gzip(ml_http_header(req, "Accept-Encoding"))) {
-		if ((rc = ml_expo_gzip(text.data, text.len, &resp->body)) != 0)
-			goto fail;
-		ml_http_add_header(resp, "Content-Encoding", "gzip");
-	} else {
-		ml_buf_append(&resp->body, text.data, text.len);
-	}
+	if ((rc = ml_expo_respond(req, resp, &text, ml_expo_content_type(f))) != 0)
+		goto fail;
 	ml_buf_free(&text);
 	return;
 fail:
 	ml_buf_free(&text);
 	ml_buf_clear(&resp->body);
+	resp->n_extra = 0;
 	ml_http_text(resp, 500, "cannot write the metrics: %s", ml_strerror(rc ? rc : ML_ENOMEM));
 }

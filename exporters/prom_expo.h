@@ -58,6 +58,14 @@ void ml_expo_finish(struct ml_buf *out, enum ml_expo_format f);
 /* gzip (RFC 1952) of in[0..n) appended to out. Returns 0, ML_ENOMEM or ML_EIO. */
 int ml_expo_gzip(const uint8_t *in, size_t n, struct ml_buf *out);
 
+/*
+ * Answers 200 with text as content type ct, gzip-compressed when the
+ * request's Accept-Encoding allows it (with Vary: Accept-Encoding).
+ * Returns 0, or ML_ENOMEM / ML_EIO with resp untouched but its headers.
+ */
+int ml_expo_respond(const struct ml_http_request *req, struct ml_http_response *resp,
+		    const struct ml_buf *text, const char *ct);
+
 /* GET /metrics: app->derived, then app->self (either may be NULL). ctx is struct ml_app. */
 void ml_expo_metrics(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx);
 
