@@ -7,6 +7,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "query/matcher.h"
+#include "query/re2_syntax.h"
 #include "core/alloc.h"
 
 #include <stdio.h>
@@ -73,6 +74,14 @@ int ml_matcher_init(struct ml_matcher *m, enum ml_match_type type, const char *n
 		memcpy(pat + 3 + value_len, ")", 2);
 		int ecode;
 		PCRE2_SIZE eoff;
+		char why[160];
+		/* Prometheus compiles RE2 syntax: refuse what only PCRE2 would read. */
+		if (ml_re2_syntax_check(value, value_len, why, sizeof(why)) != 0) {
+			rc = ml_err_set(err, ML_EINVAL, "invalid regular expression \"%.*s\" for label %.*s: error parsing regexp: %s",
+					(int)(value_len > 200 ? 200 : value_len), value,
+					(int)(name_len > 100 ? 100 : name_len), name, why);
+			goto fail;
+		}
 		/*
 		 * Compile the bare pattern first: "a)|(b" is invalid, but wrapped
 		 * as "(?:a)|(b)" it would compile into something else.
@@ -89,7 +98,7 @@ int ml_matcher_init(struct ml_matcher *m, enum ml_match_type type, const char *n
 		}
 		pcre2_code_free(bare);
 		m->re = pcre2_compile((PCRE2_SPTR)pat, value_len + 4,
-				      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_UTF |
+				      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF |
 					      PCRE2_MATCH_INVALID_UTF,
 				      &ecode, &eoff, NULL);
 		if (m->re == NULL) {

@@ -3,9 +3,11 @@
  *
  * Semantics are Prometheus's: a label that a series lacks has the value "",
  * so `a!="x"`, `a=""` and `a=~"x|"` also select series without label a.
- * Regexes are fully anchored as in RE2/Prometheus (the value must match as a
- * whole) and `.` also matches a newline (Prometheus wraps the pattern in
- * `^(?s:...)$`); they are compiled with PCRE2 (JIT when available).
+ * Regexes are fully anchored as in RE2/Prometheus 2.42 (the value must match
+ * as a whole; Prometheus wraps the pattern in `^(?:...)$`), `.` does not
+ * match a newline unless the regex says `(?s)`, and syntax RE2 refuses
+ * (lookaround, backreferences, ...) is refused (ml_re2_syntax_check); they
+ * are compiled with PCRE2 (JIT when available).
  *
  * A matcher owns copies of its name and value. It is not thread-safe (the
  * regex match data lives in it): one matcher, one thread at a time.

@@ -259,6 +259,10 @@ static int parse_duration_tok(struct parser *p, int64_t *ms)
 		     p->q + p->tok.pos);
 		return -1;
 	}
+	if (v == 0) { /* ranges, subquery steps and offsets alike, as in Prometheus 2.42 */
+		fail(p, p->tok.pos, "duration must be greater than 0");
+		return -1;
+	}
 	*ms = (int64_t)v;
 	advance(p);
 	return 0;

@@ -127,4 +127,9 @@ Test(promql_parse, errors_read_like_prometheus)
 	check_error("3x", "bad number or duration syntax");
 	check_error("\"unterminated", "unterminated quoted string");
 	check_error("sum(x)\n  by", "2:");
+	/* Every zero duration, as Prometheus 2.42 answers them (positions included). */
+	check_error("rate(up[0s])", "1:9: parse error: duration must be greater than 0");
+	check_error("up[1m:0s]", "1:7: parse error: duration must be greater than 0");
+	check_error("up[0s:1m]", "1:4: parse error: duration must be greater than 0");
+	check_error("up offset 0s", "1:11: parse error: duration must be greater than 0");
 }
