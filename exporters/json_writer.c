@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t ml_utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	size_t len;
@@ -54,7 +53,7 @@ void ml_json_str(struct ml_buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t l = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+		size_t l = c >= 0x80 ? ml_utf8_seq_len(p + i, n - i) : 0;
 		if (l > 0) {
 			i += l;
 			continue;

@@ -8,6 +8,7 @@
  * Go exporter.
  */
 #include "exporters/prom_expo.h"
+#include "exporters/json_writer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -141,17 +142,31 @@ char *ml_expo_format_double(double v, char *out, size_t n)
 	return out;
 }
 
+/*
+ * Escapes as the text formats want (\\ \" \n) and replaces each byte that is
+ * not part of valid UTF-8 with U+FFFD: span names and tags come from senders,
+ * and one invalid label value would make Prometheus reject the whole scrape.
+ */
 static void put_escaped(struct ml_buf *b, const char *s, size_t n, bool quote)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *esc = NULL;
-		if (s[i] == '\\')
+		if (s[i] == '\\') {
 			esc = "\\\\";
-		else if (s[i] == '\n')
+		} else if (s[i] == '\n') {
 			esc = "\\n";
-		else if (quote && s[i] == '"')
+		} else if (quote && s[i] == '"') {
 			esc = "\\\"";
+		} else if (u[i] >= 0x80) {
+			size_t l = ml_utf8_seq_len(u + i, n - i);
+			if (l > 0) {
+				i += l - 1;
+				continue;
+			}
+			esc = "\xef\xbf\xbd";
+		}
 		if (!esc)
 			continue;
 		ml_buf_append(b, s + run, i - run);

@@ -226,3 +226,22 @@ Test(prom_expo, metrics_handler_negotiates_and_gzips)
 	ml_arena_destroy(arena);
 	ml_registry_destroy(app.self);
 }
+
+/* A label value from a span that is not UTF-8 must not break the scrape. */
+Test(prom_expo, invalid_utf8_label_values_are_replaced)
+{
+	struct ml_buf b = ML_BUF_INIT;
+	/* a stray continuation byte, a truncated sequence, an overlong '/', then valid "é" */
+	const char in[] = "a\x80"
+			  "b\xe2\x82"
+			  "c\xc0\xaf"
+			  "d\xc3\xa9\\\"\n";
+	ml_expo_put_label_value(&b, in, sizeof(in) - 1);
+	const char want[] = "a\xef\xbf\xbd"
+			    "b\xef\xbf\xbd\xef\xbf\xbd"
+			    "c\xef\xbf\xbd\xef\xbf\xbd"
+			    "d\xc3\xa9\\\\\\\"\\n";
+	cr_assert_eq(b.len, sizeof(want) - 1, "%.*s", (int)b.len, (const char *)b.data);
+	cr_assert(memcmp(b.data, want, b.len) == 0, "%.*s", (int)b.len, (const char *)b.data);
+	ml_buf_free(&b);
+}
