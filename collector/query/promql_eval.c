@@ -616,37 +616,71 @@ int64_t ev_ref_time(const struct ev *ev, enum ml_at_kind at, int64_t at_ms, int6
 	return t - offset;
 }
 
+int ev_select_open(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t maxt,
+                   struct ev_select_it *it)
+{
+	it->set = NULL;
+	it->ms = ml_malloc((vs->u.vs.n_matchers + 1) * sizeof(*it->ms));
+	if (it->ms == NULL)
+		return ev_oom(ev);
+	for (size_t i = 0; i < vs->u.vs.n_matchers; i++)
+		it->ms[i] = &vs->u.vs.matchers[i];
+	int rc = ml_tsdb_select(ev->db, it->ms, vs->u.vs.n_matchers, mint, maxt, 0, &it->set, ev->err);
+	if (rc != 0) {
+		ev_select_close(it);
+		return rc;
+	}
+	return 0;
+}
+
+int ev_select_next(struct ev *ev, struct ev_select_it *it, struct ev_selected *e)
+{
+	for (;;) {
+		int rc = ml_tsdb_series_set_next(it->set, ev->err);
+		if (rc <= 0)
+			return rc;
+		if ((rc = ev_check_deadline(ev)) != 0)
+			return rc;
+		const struct ml_sample *s;
+		size_t ns;
+		ml_tsdb_series_set_samples(it->set, &s, &ns);
+		if (ns == 0)
+			continue;
+		struct ml_labels ls = ml_tsdb_series_set_labels(it->set);
+		uint8_t *lp = ml_arena_alloc(ev->a, ls.n ? ls.n : 1);
+		if (lp == NULL)
+			return ev_oom(ev);
+		memcpy(lp, ls.p, ls.n);
+		e->ls.p = lp;
+		e->ls.n = ls.n;
+		e->hash = ml_labels_hash(e->ls);
+		e->s = (struct ml_sample *)(uintptr_t)s; /* read only: see the contract */
+		e->n = ns;
+		ev->total_samples += ns;
+		return 1;
+	}
+}
+
+void ev_select_close(struct ev_select_it *it)
+{
+	ml_tsdb_series_set_free(it->set);
+	ml_free(it->ms);
+	it->set = NULL;
+	it->ms = NULL;
+}
+
 int ev_select(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t maxt,
               struct ev_selected **out, size_t *n_out)
 {
-	struct ml_tsdb_series_set *set = NULL;
-	struct ml_matcher **ms = NULL;
-	struct ev_selected *sel = NULL;
+	struct ev_select_it it;
+	struct ev_selected *sel = NULL, e;
 	size_t n = 0, cap = 0;
-	int rc;
 	*out = NULL;
 	*n_out = 0;
-	ms = ml_malloc((vs->u.vs.n_matchers + 1) * sizeof(*ms));
-	if (ms == NULL)
-		return ev_oom(ev);
-	for (size_t i = 0; i < vs->u.vs.n_matchers; i++)
-		ms[i] = &vs->u.vs.matchers[i];
-	rc = ml_tsdb_select(ev->db, ms, vs->u.vs.n_matchers, mint, maxt, 0, &set, ev->err);
+	int rc = ev_select_open(ev, vs, mint, maxt, &it);
 	if (rc != 0)
-		goto fail;
-	for (;;) {
-		rc = ml_tsdb_series_set_next(set, ev->err);
-		if (rc < 0)
-			goto fail;
-		if (rc == 0)
-			break;
-		if ((rc = ev_check_deadline(ev)) != 0)
-			goto fail;
-		const struct ml_sample *s;
-		size_t ns;
-		ml_tsdb_series_set_samples(set, &s, &ns);
-		if (ns == 0)
-			continue;
+		return rc;
+	while ((rc = ev_select_next(ev, &it, &e)) == 1) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			struct ev_selected *g = ml_realloc(sel, cap * sizeof(*sel));
@@ -656,25 +690,19 @@ int ev_select(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t max
 			}
 			sel = g;
 		}
-		struct ml_labels ls = ml_tsdb_series_set_labels(set);
-		struct ev_selected *e = &sel[n];
-		uint8_t *lp = ml_arena_alloc(ev->a, ls.n ? ls.n : 1);
-		e->s = ml_arena_alloc(ev->a, ns * sizeof(*s));
-		if (lp == NULL || e->s == NULL) {
+		/* The caller may keep (and filter) the samples: copy them out of the store's buffer. */
+		struct ml_sample *own = ml_arena_alloc(ev->a, e.n * sizeof(*own));
+		if (own == NULL) {
 			rc = ev_oom(ev);
 			goto fail;
 		}
-		memcpy(lp, ls.p, ls.n);
-		e->ls.p = lp;
-		e->ls.n = ls.n;
-		e->hash = ml_labels_hash(e->ls);
-		memcpy(e->s, s, ns * sizeof(*s));
-		e->n = ns;
-		ev->total_samples += ns;
-		n++;
+		memcpy(own, e.s, e.n * sizeof(*own));
+		e.s = own;
+		sel[n++] = e;
 	}
-	ml_tsdb_series_set_free(set);
-	ml_free(ms);
+	if (rc < 0)
+		goto fail;
+	ev_select_close(&it);
 	/* The caller keeps the array in the arena. */
 	*out = ml_arena_alloc(ev->a, (n ? n : 1) * sizeof(*sel));
 	if (*out == NULL) {
@@ -687,8 +715,7 @@ int ev_select(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t max
 	*n_out = n;
 	return 0;
 fail:
-	ml_tsdb_series_set_free(set);
-	ml_free(ms);
+	ev_select_close(&it);
 	ml_free(sel);
 	return rc;
 }
@@ -700,29 +727,45 @@ static bool is_stale(double v)
 	return b == ML_STALE_NAN_BITS;
 }
 
+int ev_matrix_reserve(struct ev *ev, struct ev_matrix *m, size_t *cap)
+{
+	if (m->n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 64;
+	struct ev_series *g = ml_arena_alloc(ev->a, nc * sizeof(*g));
+	if (g == NULL)
+		return ev_oom(ev);
+	if (m->n)
+		memcpy(g, m->s, m->n * sizeof(*g));
+	memset(g + m->n, 0, (nc - m->n) * sizeof(*g));
+	m->s = g;
+	*cap = nc;
+	return 0;
+}
+
 int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
                        struct ev_matrix *out)
 {
-	struct ev_selected *sel;
-	size_t nsel;
+	struct ev_select_it it;
+	struct ev_selected cur;
+	size_t cap = 0;
 	const int64_t off = vs->u.vs.offset_ms;
 	int64_t ref0 = ev_ref_time(ev, vs->u.vs.at, vs->u.vs.at_ms, off, ev->start);
 	int64_t ref1 = ev_ref_time(ev, vs->u.vs.at, vs->u.vs.at_ms, off, ev->end);
-	int rc = ev_select(ev, vs, ref0 - ev->lookback, ref1, &sel, &nsel);
+	int rc = ev_select_open(ev, vs, ref0 - ev->lookback, ref1, &it);
 	if (rc != 0)
 		return rc;
 	size_t steps = ev_steps(ev);
-	out->s = ml_arena_calloc(ev->a, nsel ? nsel : 1, sizeof(*out->s));
 	struct ml_sample *buf = ml_malloc(steps * sizeof(*buf));
-	if (out->s == NULL || buf == NULL) {
-		ml_free(buf);
-		return ev_oom(ev);
-	}
+	out->s = NULL;
 	out->n = 0;
-	for (size_t i = 0; i < nsel; i++) {
-		if ((rc = ev_check_deadline(ev)) != 0)
-			goto fail;
-		const struct ev_selected *e = &sel[i];
+	if (buf == NULL || ev_matrix_reserve(ev, out, &cap) != 0) {
+		rc = ev_oom(ev);
+		goto fail;
+	}
+	/* Series by series: only the current one's samples are held. */
+	while ((rc = ev_select_next(ev, &it, &cur)) == 1) {
+		const struct ev_selected *e = &cur;
 		size_t np = 0, j = 0; /* j: samples with t <= ref */
 		for (int64_t t = ev->start; t <= ev->end; t += ev->interval) {
 			int64_t ref = ev_ref_time(ev, vs->u.vs.at, vs->u.vs.at_ms, off, t);
@@ -742,6 +785,8 @@ int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_time
 			continue;
 		if ((rc = ev_add_samples(ev, (int64_t)np)) != 0)
 			goto fail;
+		if ((rc = ev_matrix_reserve(ev, out, &cap)) != 0)
+			goto fail;
 		struct ev_series *s = &out->s[out->n++];
 		s->ls = e->ls;
 		s->hash = e->hash;
@@ -753,10 +798,15 @@ int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_time
 		memcpy(s->pts, buf, np * sizeof(*buf));
 		s->n = np;
 	}
+	if (rc < 0)
+		goto fail;
+	ev_select_close(&it);
 	ml_free(buf);
 	return 0;
 fail:
+	ev_select_close(&it);
 	ml_free(buf);
+	out->n = 0;
 	return rc;
 }
 

@@ -177,6 +177,23 @@ struct ev_selected {
 };
 int ev_select(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t maxt,
               struct ev_selected **out, size_t *n_out);
+/*
+ * The same series one at a time, for evaluations that consume a series and
+ * keep only their result (selectors at steps, range functions): memory then
+ * holds one series' samples instead of all of them. ev_select_next fills e
+ * (labels copied into the arena; e->s points into the store's buffer, read
+ * only, valid until the next call) and returns 1, 0 at the end, or an error.
+ */
+struct ev_select_it {
+	struct ml_tsdb_series_set *set;
+	struct ml_matcher **ms;
+};
+int ev_select_open(struct ev *ev, const struct ml_node *vs, int64_t mint, int64_t maxt,
+                   struct ev_select_it *it);
+int ev_select_next(struct ev *ev, struct ev_select_it *it, struct ev_selected *e);
+void ev_select_close(struct ev_select_it *it);
+/* Room for one more series in m (arena-allocated, doubling; *cap its capacity). */
+int ev_matrix_reserve(struct ev *ev, struct ev_matrix *m, size_t *cap);
 /* The reference time of a selector at step t: @ time or t, minus offset. */
 int64_t ev_ref_time(const struct ev *ev, enum ml_at_kind at, int64_t at_ms, int64_t offset,
                     int64_t t);

@@ -1200,89 +1200,95 @@ static int range_series(struct ev *ev, struct call_ctx *c, struct ev_matrix *arg
 	return 0;
 }
 
+/* One input series of a range function: its output points appended to out. */
+static int range_one(struct ev *ev, struct call_ctx *c, struct ev_matrix *args, size_t mi,
+                     const struct ml_sample *smp, size_t n, struct ml_labels ls, uint64_t hash,
+                     enum ml_at_kind at, int64_t at_ms, int64_t offset, int64_t range,
+                     struct ml_sample *buf, struct ev_matrix *out, size_t *cap)
+{
+	size_t np;
+	int rc = range_series(ev, c, args, mi, smp, n, at, at_ms, offset, range, buf, &np);
+	if (rc != 0 || np == 0)
+		return rc;
+	if ((rc = ev_add_samples(ev, (int64_t)np)) != 0 || (rc = ev_matrix_reserve(ev, out, cap)) != 0)
+		return rc;
+	struct ev_series *s = &out->s[out->n++];
+	s->ls = ls;
+	s->hash = hash;
+	if (strcmp(c->f->name, "last_over_time") != 0 &&
+	    (rc = ev_drop_name(ev, NULL, s->ls, s->hash, &s->ls, &s->hash)) != 0)
+		return rc;
+	s->pts = ml_arena_alloc(ev->a, np * sizeof(*buf));
+	if (s->pts == NULL)
+		return ev_oom(ev);
+	memcpy(s->pts, buf, np * sizeof(*buf));
+	s->n = np;
+	return 0;
+}
+
 static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_matrix *out)
 {
 	const struct ml_node *arg = ev_unparen(c->n->u.call.args[mi]);
 	struct ev_matrix args[ML_FUNC_MAX_ARGS] = {{0}};
 	struct ev_matrix sq = {0};
-	struct ev_selected *sel = NULL;
-	size_t nsel = 0;
+	struct ev_select_it it = {0};
 	struct hmap seen = {0};
-	struct ml_sample *buf = NULL;
+	struct ml_sample *buf = NULL, *live = NULL;
+	size_t cap = 0, live_cap = 0;
 	int rc = 0;
 	size_t nargs = c->n->u.call.n_args;
+	out->s = NULL;
+	out->n = 0;
 	for (size_t a = 0; a < nargs && a < ML_FUNC_MAX_ARGS; a++)
 		if (a != mi && (rc = ev_eval(ev, c->n->u.call.args[a], &args[a])) != 0)
 			return rc;
-	enum ml_at_kind at;
-	int64_t at_ms, offset, range;
-	if (arg->kind == ML_NODE_MATRIX_SELECTOR) {
-		const struct ml_node *vs = arg->u.ms.vs;
-		at = vs->u.vs.at;
-		at_ms = vs->u.vs.at_ms;
-		offset = vs->u.vs.offset_ms;
-		range = arg->u.ms.range_ms;
-		int64_t maxt = ev_ref_time(ev, at, at_ms, offset, ev->end);
-		int64_t mint = ev_ref_time(ev, at, at_ms, offset, ev->start) - range;
-		if ((rc = ev_select(ev, vs, mint, maxt, &sel, &nsel)) != 0)
-			return rc;
-		for (size_t i = 0; i < nsel; i++) {
-			size_t k = 0;
-			for (size_t j = 0; j < sel[i].n; j++)
-				if (!is_stale(sel[i].s[j].v))
-					sel[i].s[k++] = sel[i].s[j];
-			sel[i].n = k;
-		}
-	} else {
-		at = arg->u.sq.at;
-		at_ms = arg->u.sq.at_ms;
-		offset = arg->u.sq.offset_ms;
-		range = arg->u.sq.range_ms;
-		if ((rc = ev_subquery(ev, arg, &sq)) != 0)
-			return rc;
-		sel = ml_arena_calloc(ev->a, sq.n ? sq.n : 1, sizeof(*sel));
-		if (sel == NULL)
-			return ev_oom(ev);
-		for (size_t i = 0; i < sq.n; i++) {
-			sel[i].ls = sq.s[i].ls;
-			sel[i].hash = sq.s[i].hash;
-			sel[i].s = sq.s[i].pts;
-			sel[i].n = sq.s[i].n;
-		}
-		nsel = sq.n;
-	}
 	size_t steps = ev_steps(ev);
-	bool keep_name = strcmp(c->f->name, "last_over_time") == 0;
-	out->s = ml_arena_calloc(ev->a, nsel ? nsel : 1, sizeof(*out->s));
 	buf = ml_malloc(steps * sizeof(*buf));
-	if (out->s == NULL || buf == NULL) {
+	if (buf == NULL || ev_matrix_reserve(ev, out, &cap) != 0) {
 		rc = ev_oom(ev);
 		goto done;
 	}
-	for (size_t i = 0; i < nsel; i++) {
-		if ((rc = ev_check_deadline(ev)) != 0)
+	if (arg->kind == ML_NODE_MATRIX_SELECTOR) {
+		/* Series by series from the store: only the current one's samples are held. */
+		const struct ml_node *vs = arg->u.ms.vs;
+		enum ml_at_kind at = vs->u.vs.at;
+		int64_t at_ms = vs->u.vs.at_ms, offset = vs->u.vs.offset_ms, range = arg->u.ms.range_ms;
+		int64_t maxt = ev_ref_time(ev, at, at_ms, offset, ev->end);
+		int64_t mint = ev_ref_time(ev, at, at_ms, offset, ev->start) - range;
+		struct ev_selected e;
+		if ((rc = ev_select_open(ev, vs, mint, maxt, &it)) != 0)
 			goto done;
-		size_t np;
-		if ((rc = range_series(ev, c, args, mi, sel[i].s, sel[i].n, at, at_ms, offset,
-		                       range, buf, &np)) != 0)
-			goto done;
-		if (np == 0)
-			continue;
-		if ((rc = ev_add_samples(ev, (int64_t)np)) != 0)
-			goto done;
-		struct ev_series *s = &out->s[out->n++];
-		s->ls = sel[i].ls;
-		s->hash = sel[i].hash;
-		if (!keep_name &&
-		    (rc = ev_drop_name(ev, NULL, s->ls, s->hash, &s->ls, &s->hash)) != 0)
-			goto done;
-		s->pts = ml_arena_alloc(ev->a, np * sizeof(*buf));
-		if (s->pts == NULL) {
-			rc = ev_oom(ev);
-			goto done;
+		while ((rc = ev_select_next(ev, &it, &e)) == 1) {
+			if (live_cap < e.n) {
+				struct ml_sample *g = ml_realloc(live, e.n * sizeof(*g));
+				if (g == NULL) {
+					rc = ev_oom(ev);
+					goto done;
+				}
+				live = g;
+				live_cap = e.n;
+			}
+			size_t k = 0;
+			for (size_t j = 0; j < e.n; j++)
+				if (!is_stale(e.s[j].v))
+					live[k++] = e.s[j];
+			if ((rc = range_one(ev, c, args, mi, live, k, e.ls, e.hash, at, at_ms, offset,
+			                    range, buf, out, &cap)) != 0)
+				goto done;
 		}
-		memcpy(s->pts, buf, np * sizeof(*buf));
-		s->n = np;
+		if (rc < 0)
+			goto done;
+		rc = 0;
+	} else {
+		if ((rc = ev_subquery(ev, arg, &sq)) != 0)
+			goto done;
+		for (size_t i = 0; i < sq.n; i++) {
+			if ((rc = ev_check_deadline(ev)) != 0 ||
+			    (rc = range_one(ev, c, args, mi, sq.s[i].pts, sq.s[i].n, sq.s[i].ls,
+			                    sq.s[i].hash, arg->u.sq.at, arg->u.sq.at_ms,
+			                    arg->u.sq.offset_ms, arg->u.sq.range_ms, buf, out, &cap)) != 0)
+				goto done;
+		}
 	}
 	if (strcmp(c->f->name, "absent_over_time") == 0) {
 		/* 1 at the steps where no series had a sample, with the selector's equality labels.
@@ -1340,8 +1346,10 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 		}
 	}
 done:
+	ev_select_close(&it);
 	hmap_free(&seen);
 	ml_free(buf);
+	ml_free(live);
 	if (rc != 0)
 		out->n = 0;
 	return rc;
