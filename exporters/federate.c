@@ -17,12 +17,8 @@
 #include "exporters/prom_expo.h"
 #include "model/labels.h"
 #include "model/sample.h"
-#include "query/matcher.h"
-#include "query/promql_ast.h"
-#include "query/promql_parse.h"
 #include "store/tsdb.h"
 
-#define FED_MAX_MATCH 64        /* match[] parameters per request */
 #define FED_MAX_SERIES 2000000u /* series in one answer: past this the caller must narrow */
 
 struct fed_series {
@@ -100,52 +96,30 @@ void ml_federate_at(const struct ml_http_request *req, struct ml_http_response *
                     int64_t now_ms)
 {
 	struct ml_app *app = ctx;
-	struct ml_promql_expr *expr[FED_MAX_MATCH];
-	size_t n_expr = 0;
+	struct ml_prom_selectors sel = {.n = 0};
 	struct ml_tsdb_series_set *set = NULL;
 	struct fed_series *all = NULL;
 	size_t n_all = 0, cap = 0;
 	struct ml_buf text = ML_BUF_INIT;
 	struct ml_err err = {{0}};
 	int rc = 0;
-	const char *q[FED_MAX_MATCH + 1];
-	size_t nq = ml_http_params(req, "match[]", q, FED_MAX_MATCH + 1);
+	char msg[700];
 
-	if (nq == 0) {
+	if (ml_http_param(req, "match[]") == NULL) {
 		ml_http_text(resp, 400, "no match[] parameter provided");
 		return;
 	}
-	if (nq > FED_MAX_MATCH) {
-		ml_http_text(resp, 400, "too many match[] parameters (at most %d)", FED_MAX_MATCH);
+	/* Prometheus's /federate answers a bad selector with the parser's text, plain. */
+	rc = ml_prom_selectors_parse(req, &sel, "", msg, sizeof(msg));
+	if (rc != 0) {
+		ml_http_text(resp, rc == ML_ENOMEM ? 500 : 400, "invalid match[]: %s", msg);
 		return;
 	}
-	for (size_t i = 0; i < nq; i++) {
-		struct ml_promql_expr *e = ml_promql_parse(q[i], strlen(q[i]), &err);
-		if (e == NULL) {
-			ml_http_text(resp, 400, "invalid match[] %.300s: %s", q[i], err.msg);
-			goto out;
-		}
-		expr[n_expr++] = e;
-		if (e->root == NULL || e->root->kind != ML_NODE_VECTOR_SELECTOR) {
-			ml_http_text(resp, 400, "invalid match[] %.300s: not a vector selector",
-			             q[i]);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n_expr; i++) {
-		const struct ml_node *vs = expr[i]->root;
-		size_t nm = vs->u.vs.n_matchers;
-		struct ml_matcher **pm = ml_arena_calloc(req->arena, nm ? nm : 1, sizeof(*pm));
-		if (pm == NULL) {
-			rc = ML_ENOMEM;
-			goto fail;
-		}
-		for (size_t j = 0; j < nm; j++)
-			pm[j] = &vs->u.vs.matchers[j];
-		rc = ml_tsdb_select(app->tsdb, pm, nm, now_ms - ml_prom_api_lookback_ms(), now_ms,
-		                    0, &set, &err);
+	for (size_t i = 0; i < sel.n; i++) {
+		rc = ml_tsdb_select(app->tsdb, sel.m[i], sel.n_m[i], now_ms - ml_prom_api_lookback_ms(),
+		                    now_ms, 0, &set, &err);
 		if (rc == ML_EINVAL) {
-			ml_http_text(resp, 400, "invalid match[] %.300s: %s", q[i], err.msg);
+			ml_http_text(resp, 400, "invalid match[]: %s", err.msg);
 			goto out;
 		}
 		if (rc != 0)
@@ -222,8 +196,7 @@ fail:
 	             err.msg[0] ? err.msg : ml_strerror(rc));
 out:
 	ml_tsdb_series_set_free(set);
-	for (size_t i = 0; i < n_expr; i++)
-		ml_promql_expr_destroy(expr[i]);
+	ml_prom_selectors_fini(&sel);
 	ml_buf_free(&text);
 }
 

@@ -40,7 +40,6 @@
 #include "store/tsdb.h"
 
 /* Bounds on one request's work. */
-#define PROM_MAX_MATCH 64        /* match[] parameters per request */
 #define PROM_MAX_SERIES 1000000u /* series listed by one /api/v1/series */
 #define PROM_MAX_POINTS 11000     /* steps of one range query, as Prometheus */
 
@@ -251,80 +250,80 @@ static bool limit_param(const struct ml_http_request *req, struct ml_http_respon
 	return true;
 }
 
-/* The match[] selectors of a request, parsed. */
-struct selectors {
-	struct ml_promql_expr *expr[PROM_MAX_MATCH];
-	struct ml_matcher **m[PROM_MAX_MATCH]; /* pointer arrays in the request arena */
-	size_t n_m[PROM_MAX_MATCH];
-	size_t n;
-};
-
-static void selectors_fini(struct selectors *s)
+void ml_prom_selectors_fini(struct ml_prom_selectors *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		ml_promql_expr_destroy(s->expr[i]);
 	s->n = 0;
 }
 
-/*
- * Parses every match[]; false after answering 400/500 (s then holds nothing
- * to free). Prometheus's /api/v1/series prefixes the error with
- * `invalid parameter "match[]": `, /api/v1/labels and label values do not
- * (web/api/v1/api.go); `prefixed` chooses.
- */
-static bool parse_selectors(const struct ml_http_request *req, struct ml_http_response *resp,
-			    struct selectors *s, bool prefixed)
+int ml_prom_selectors_parse(const struct ml_http_request *req, struct ml_prom_selectors *s,
+			    const char *pfx, char *msg, size_t msg_size)
 {
-	const char *pfx = prefixed ? "invalid parameter \"match[]\": " : "";
-	const char *q[PROM_MAX_MATCH + 1];
-	size_t n = ml_http_params(req, "match[]", q, PROM_MAX_MATCH + 1);
-	char msg[700];
+	const char *q[ML_PROM_MAX_MATCH + 1];
+	size_t n = ml_http_params(req, "match[]", q, ML_PROM_MAX_MATCH + 1);
 	s->n = 0;
-	if (n > PROM_MAX_MATCH) {
-		snprintf(msg, sizeof(msg), "too many match[] parameters (at most %d)", PROM_MAX_MATCH);
-		bad_data(resp, msg);
-		return false;
+	if (n > ML_PROM_MAX_MATCH) {
+		snprintf(msg, msg_size, "too many match[] parameters (at most %d)", ML_PROM_MAX_MATCH);
+		return ML_EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct ml_err err = {{0}};
 		size_t qn = strlen(q[i]);
 		/* Prometheus parses match[] with ParseMetricSelector, whose texts differ here. */
 		if (qn == 0) {
-			snprintf(msg, sizeof(msg), "%s1:1: parse error: unexpected end of input", pfx);
+			snprintf(msg, msg_size, "%s1:1: parse error: unexpected end of input", pfx);
 			goto fail;
 		}
 		struct ml_promql_expr *e = ml_promql_parse(q[i], qn, &err);
 		if (e == NULL) {
 			if (strstr(err.msg, "must contain at least one non-empty matcher") != NULL)
-				snprintf(msg, sizeof(msg),
+				snprintf(msg, msg_size,
 					 "%smatch[] must contain at least one non-empty matcher", pfx);
 			else
-				snprintf(msg, sizeof(msg), "%s%s", pfx, err.msg);
+				snprintf(msg, msg_size, "%s%s", pfx, err.msg);
 			goto fail;
 		}
 		s->expr[s->n++] = e;
 		if (e->root == NULL || e->root->kind != ML_NODE_VECTOR_SELECTOR) {
-			snprintf(msg, sizeof(msg), "%s%.500s is not a vector selector", pfx, q[i]);
+			snprintf(msg, msg_size, "%s%.500s is not a vector selector", pfx, q[i]);
 			goto fail;
 		}
 		size_t nm = e->root->u.vs.n_matchers;
 		struct ml_matcher **pm = ml_arena_calloc(req->arena, nm ? nm : 1, sizeof(*pm));
 		if (pm == NULL) {
-			snprintf(msg, sizeof(msg), "out of memory");
-			selectors_fini(s);
-			api_error(resp, 500, "internal", msg);
-			return false;
+			snprintf(msg, msg_size, "out of memory");
+			ml_prom_selectors_fini(s);
+			return ML_ENOMEM;
 		}
 		for (size_t j = 0; j < nm; j++)
 			pm[j] = &e->root->u.vs.matchers[j];
 		s->m[i] = pm;
 		s->n_m[i] = nm;
 	}
-	return true;
+	return 0;
 fail:
-	selectors_fini(s);
-	bad_data(resp, msg);
-	return false;
+	ml_prom_selectors_fini(s);
+	return ML_EINVAL;
+}
+
+/*
+ * ml_prom_selectors_parse, answering 400 bad_data (500 internal) itself;
+ * false then. Prometheus's /api/v1/series prefixes the error with
+ * `invalid parameter "match[]": `, /api/v1/labels and label values do not
+ * (web/api/v1/api.go); `prefixed` chooses.
+ */
+static bool parse_selectors(const struct ml_http_request *req, struct ml_http_response *resp,
+			    struct ml_prom_selectors *s, bool prefixed)
+{
+	char msg[700];
+	int rc = ml_prom_selectors_parse(req, s, prefixed ? "invalid parameter \"match[]\": " : "", msg,
+					 sizeof(msg));
+	if (rc == ML_ENOMEM)
+		api_error(resp, 500, "internal", msg);
+	else if (rc != 0)
+		bad_data(resp, msg);
+	return rc == 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -427,7 +426,7 @@ static void write_labels_object(struct ml_buf *b, struct ml_labels ls)
 void ml_prom_series(const struct ml_http_request *req, struct ml_http_response *resp, void *ctx)
 {
 	struct ml_app *app = ctx;
-	struct selectors sel = {.n = 0};
+	struct ml_prom_selectors sel = {.n = 0};
 	struct ml_tsdb_series_set *set = NULL;
 	struct ml_labels *all = NULL;
 	size_t n_all = 0, cap = 0;
@@ -500,11 +499,11 @@ void ml_prom_series(const struct ml_http_request *req, struct ml_http_response *
 	}
 	ml_buf_putc(&resp->body, ']');
 	end_success(resp);
-	selectors_fini(&sel);
+	ml_prom_selectors_fini(&sel);
 	return;
 fail:
 	ml_tsdb_series_set_free(set);
-	selectors_fini(&sel);
+	ml_prom_selectors_fini(&sel);
 	store_error(resp, rc, &err);
 }
 
@@ -516,7 +515,7 @@ fail:
 static void label_query(const struct ml_http_request *req, struct ml_http_response *resp,
 			struct ml_app *app, const char *name, size_t name_len)
 {
-	struct selectors sel = {.n = 0};
+	struct ml_prom_selectors sel = {.n = 0};
 	struct ml_str *acc = NULL;
 	size_t n_acc = 0, limit;
 	struct ml_err err = {{0}};
@@ -556,10 +555,10 @@ static void label_query(const struct ml_http_request *req, struct ml_http_respon
 	begin_success(resp);
 	write_str_array(&resp->body, acc, n_acc, limit);
 	end_success(resp);
-	selectors_fini(&sel);
+	ml_prom_selectors_fini(&sel);
 	return;
 fail:
-	selectors_fini(&sel);
+	ml_prom_selectors_fini(&sel);
 	store_error(resp, rc, &err);
 }
 

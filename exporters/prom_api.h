@@ -21,6 +21,29 @@
 #include "http/router.h"
 
 struct ml_config;
+struct ml_matcher;
+struct ml_promql_expr;
+
+#define ML_PROM_MAX_MATCH 64 /* match[] parameters per request */
+
+/* The match[] selectors of a request, parsed. */
+struct ml_prom_selectors {
+	struct ml_promql_expr *expr[ML_PROM_MAX_MATCH];
+	struct ml_matcher **m[ML_PROM_MAX_MATCH]; /* pointer arrays in the request arena */
+	size_t n_m[ML_PROM_MAX_MATCH];
+	size_t n;
+};
+
+/*
+ * Parses every match[] of req as Prometheus's ParseMetricSelector does: a
+ * vector selector with at least one non-empty matcher. Returns 0, or
+ * ML_EINVAL / ML_ENOMEM with msg (msg_size bytes) saying why, the text after
+ * pfx (Prometheus's /api/v1/series puts `invalid parameter "match[]": `
+ * there). s holds nothing to free after a failure; else ml_prom_selectors_fini.
+ */
+int ml_prom_selectors_parse(const struct ml_http_request *req, struct ml_prom_selectors *s,
+			    const char *pfx, char *msg, size_t msg_size);
+void ml_prom_selectors_fini(struct ml_prom_selectors *s);
 
 /*
  * Gives /api/v1/status/flags and runtimeinfo the parsed flags. cfg must
