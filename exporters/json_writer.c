@@ -2,44 +2,13 @@
  * json_writer.c - JSON escaping and number formatting; see json_writer.h.
  */
 #include "exporters/json_writer.h"
+#include "model/labels.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-size_t ml_utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 void ml_json_str(struct ml_buf *b, const char *s, size_t n)
 {
@@ -53,7 +22,7 @@ void ml_json_str(struct ml_buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t l = c >= 0x80 ? ml_utf8_seq_len(p + i, n - i) : 0;
+		size_t l = c >= 0x80 ? ml_utf8_seq_len((const char *)p + i, n - i) : 0;
 		if (l > 0) {
 			i += l;
 			continue;

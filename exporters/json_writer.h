@@ -14,9 +14,6 @@
 #include "core/buf.h"
 
 /* A JSON string: quotes, escapes ("\"", "\\", control bytes as \u00XX); invalid UTF-8 bytes become U+FFFD. */
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
-size_t ml_utf8_seq_len(const unsigned char *s, size_t n);
-
 void ml_json_str(struct ml_buf *b, const char *s, size_t n);
 void ml_json_cstr(struct ml_buf *b, const char *s);
 /* "key": (string key + colon). */

@@ -8,7 +8,7 @@
  * Go exporter.
  */
 #include "exporters/prom_expo.h"
-#include "exporters/json_writer.h"
+#include "model/labels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -160,7 +160,7 @@ static void put_escaped(struct ml_buf *b, const char *s, size_t n, bool quote)
 		} else if (quote && s[i] == '"') {
 			esc = "\\\"";
 		} else if (u[i] >= 0x80) {
-			size_t l = ml_utf8_seq_len(u + i, n - i);
+			size_t l = ml_utf8_seq_len(s + i, n - i);
 			if (l > 0) {
 				i += l - 1;
 				continue;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "aggregate/istio.h"
+#include "model/labels.h"
 #include "core/alloc.h"
 
 /*
@@ -358,46 +359,6 @@ static bool k8s_safe(struct ml_str s, size_t min, size_t max)
 	for (size_t i = 0; i < s.n; i++)
 		if (memchr(alphabet, s.p[i], sizeof(alphabet) - 1) == NULL)
 			return false;
-	return true;
-}
-
-/*
- * Prometheus refuses a scrape with a label value that is not UTF-8, and
- * OTLP's protobuf decoding does not check strings: such a value is unknown.
- * Checks the encoding (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
- */
-static bool utf8_valid(struct ml_str s)
-{
-	const unsigned char *p = (const unsigned char *)s.p;
-	size_t i = 0;
-	while (i < s.n) {
-		unsigned c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned min, cp;
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2, min = 0x80, cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3, min = 0x800, cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4, min = 0x10000, cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (s.n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
 	return true;
 }
 
@@ -789,7 +750,8 @@ struct ml_mesh_side *ml_mesh_side_from_span(const struct ml_span *s, int *nomem)
 			dflt = ML_STR("latest");
 		else if (i == ML_MESH_RESPONSE_FLAGS)
 			dflt = ML_STR("-");
-		if (v[i].n == 0 || v[i].n > ML_MESH_VALUE_MAX || !utf8_valid(v[i]))
+		/* OTLP protobuf does not check UTF-8; Prometheus refuses a label value that is not. */
+		if (v[i].n == 0 || v[i].n > ML_MESH_VALUE_MAX || !ml_utf8_valid(v[i].p, v[i].n))
 			v[i] = dflt;
 		total += v[i].n;
 	}

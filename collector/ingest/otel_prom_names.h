@@ -44,8 +44,6 @@ bool ml_prom_valid_metric_name(const char *p, size_t n);
 /* [a-zA-Z_][a-zA-Z0-9_]* (the classic Prometheus label name). */
 bool ml_prom_valid_label_name(const char *p, size_t n);
 
-/* Well-formed UTF-8 (no overlongs, no surrogates), as Prometheus requires of label values. */
-bool ml_prom_valid_utf8(const char *p, size_t n);
 
 struct ml_label;
 /*

@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "ingest/otel_prom_names.h"
+#include "model/labels.h"
 
 struct line {
 	const char *p, *end; /* cursor and end of the current line */
@@ -279,7 +280,7 @@ static int parse_labels(struct parser *ps, struct line *l, uint32_t *n)
 			return fail(ps, l, "unterminated value of label \"%.*s\"", SHOW(name));
 		struct ml_str raw = ml_str_make(vs, (size_t)(l->p - vs));
 		l->p++; /* closing quote */
-		if (!ml_prom_valid_utf8(raw.p, raw.n))
+		if (!ml_utf8_valid(raw.p, raw.n))
 			return fail(ps, l, "value of label \"%.*s\" is not valid UTF-8", SHOW(name));
 		for (uint32_t i = 0; i < *n; i++)
 			if (ml_str_eq(ps->labels[i].name, name))
@@ -462,7 +463,7 @@ int ml_prom_text_extra_label(struct ml_arena *arena, const char *s, size_t n,
 	if (!ml_prom_valid_label_name(s, nn) || (nn == 8 && memcmp(s, "__name__", 8) == 0))
 		return ml_err_set(err, ML_EINVAL, "extra_label \"%.*s\": label name \"%.*s\" is invalid",
 				  shown, s, (int)(nn > 64 ? 64 : nn), s);
-	if (!ml_prom_valid_utf8(eq + 1, n - nn - 1))
+	if (!ml_utf8_valid(eq + 1, n - nn - 1))
 		return ml_err_set(err, ML_EINVAL, "extra_label \"%.*s\": value is not valid UTF-8",
 				  shown, s);
 	char *name = ml_arena_strndup(arena, s, nn);

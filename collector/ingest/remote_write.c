@@ -24,6 +24,7 @@
 #include "core/arena.h"
 #include "ingest/limits.h"
 #include "ingest/otel_prom_names.h"
+#include "model/labels.h"
 #include "prometheus/types.pb-c.h"
 
 /* prometheus.MetricMetadata.MetricType -> enum ml_metric_type. */
@@ -236,7 +237,7 @@ static int decode_series(size_t i, struct pb ts, struct ml_sample_batch *batch,
 					  "series %zu: label \"%.*s\" is longer than %u bytes", i,
 					  (int)(name.n > 128 ? 128 : name.n), name.p,
 					  ML_MAX_STRING_BYTES);
-		if (!ml_prom_valid_utf8(value.p, value.n))
+		if (!ml_utf8_valid(value.p, value.n))
 			return ml_err_set(err, ML_EINVAL,
 					  "series %zu: label \"%.*s\" has a value that is not valid UTF-8",
 					  i, (int)name.n, name.p);

@@ -73,6 +73,14 @@ bool ml_labels_get(struct ml_labels ls, const char *name, size_t name_len, struc
 /* Number of labels; -1 if the encoding is malformed. */
 int ml_labels_count(struct ml_labels ls);
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (at most n bytes; RFC 3629:
+ * no overlongs, no surrogates, <= U+10FFFF), or 0 if there is none.
+ */
+size_t ml_utf8_seq_len(const char *s, size_t n);
+/* Whether s[0..n) is well-formed UTF-8, as Prometheus requires of label values. */
+bool ml_utf8_valid(const char *s, size_t n);
+
 /* Byte-wise equality of two encodings (equal sets have equal encodings). */
 bool ml_labels_equal(struct ml_labels a, struct ml_labels b);
 
