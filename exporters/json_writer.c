@@ -68,6 +68,15 @@ void ml_json_i64(struct ml_buf *b, int64_t v)
 	ml_buf_printf(b, "%" PRId64, v);
 }
 
+void ml_shortest_g(double v, char *out, size_t n)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(out, n, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+}
+
 void ml_json_double(struct ml_buf *b, double v)
 {
 	if (isnan(v)) {
@@ -78,13 +87,8 @@ void ml_json_double(struct ml_buf *b, double v)
 		ml_buf_puts(b, v > 0 ? "\"+Inf\"" : "\"-Inf\"");
 		return;
 	}
-	/* Shortest text that reads back as the same double. */
 	char tmp[32];
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
+	ml_shortest_g(v, tmp, sizeof(tmp));
 	ml_buf_puts(b, tmp);
 }
 

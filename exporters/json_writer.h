@@ -22,6 +22,8 @@ void ml_json_u64(struct ml_buf *b, uint64_t v);
 void ml_json_i64(struct ml_buf *b, int64_t v);
 /* A finite double in shortest round-trip form; NaN/Inf as the strings "NaN", "+Inf", "-Inf". */
 void ml_json_double(struct ml_buf *b, double v);
+/* A finite v as the shortest %g text that reads back as v (out: at least 32 bytes). */
+void ml_shortest_g(double v, char *out, size_t n);
 /* Lowercase hex of n bytes, quoted. */
 void ml_json_hex(struct ml_buf *b, const uint8_t *p, size_t n);
 /* Standard base64 of n bytes, quoted. */

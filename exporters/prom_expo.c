@@ -8,6 +8,7 @@
  * Go exporter.
  */
 #include "exporters/prom_expo.h"
+#include "exporters/json_writer.h"
 #include "model/labels.h"
 
 #include <math.h>
@@ -133,11 +134,7 @@ char *ml_expo_format_double(double v, char *out, size_t n)
 			snprintf(out, n, "0");
 	} else {
 		/* Shortest form that reads back to v, as Go's 'g' with precision -1. */
-		for (int prec = 1; prec <= 17; prec++) {
-			snprintf(out, n, "%.*g", prec, v);
-			if (strtod(out, NULL) == v)
-				break;
-		}
+		ml_shortest_g(v, out, n);
 	}
 	return out;
 }
