@@ -18,11 +18,16 @@
 #include "query/promql_eval_internal.h"
 #include "query/promql_parse.h"
 
+/* The running state of one group at one step for the folding ops (and count_values). */
+struct acc {
+	double value, mean;
+	int64_t count;
+};
+
 struct group {
 	struct ml_labels ls;
 	uint64_t hash;
-	double value, mean;
-	int64_t count;
+	struct acc acc;        /* the folding ops, count_values */
 	struct ev_vector heap; /* topk, bottomk, quantile */
 };
 
@@ -40,9 +45,8 @@ struct agg_ctx {
 	size_t n_grouping;
 };
 
-/* The group's labels and key of a label set. */
-static int group_of(struct ev *ev, struct agg_ctx *c, struct ml_labels ls, struct ml_labels *out,
-                    uint64_t *key)
+/* Makes c->lb the group's label set of ls. */
+static int group_edit(struct ev *ev, struct agg_ctx *c, struct ml_labels ls)
 {
 	int rc = lb_reset(ev, &c->lb, ls);
 	if (rc != 0)
@@ -54,7 +58,15 @@ static int group_of(struct ev *ev, struct agg_ctx *c, struct ml_labels ls, struc
 	} else {
 		lb_keep(&c->lb, c->grouping, c->n_grouping);
 	}
-	return lb_finish(ev, &c->lb, out, key);
+	return 0;
+}
+
+/* The group's labels and key of a label set. */
+static int group_of(struct ev *ev, struct agg_ctx *c, struct ml_labels ls, struct ml_labels *out,
+                    uint64_t *key)
+{
+	int rc = group_edit(ev, c, ls);
+	return rc != 0 ? rc : lb_finish(ev, &c->lb, out, key);
 }
 
 /* container/heap with vectorByValueHeap (topk) or vectorByReverseValueHeap (bottomk) order. */
@@ -138,6 +150,88 @@ double ev_quantile(struct ev *ev, double q, double *v, size_t n)
 	return v[(size_t)lower] * (1 - weight) + v[(size_t)upper] * weight;
 }
 
+/* Whether op folds its group into one running value (no per-element state). */
+static bool op_folds(enum ml_op op)
+{
+	switch (op) {
+	case ML_AGG_SUM:
+	case ML_AGG_AVG:
+	case ML_AGG_GROUP:
+	case ML_AGG_MAX:
+	case ML_AGG_MIN:
+	case ML_AGG_COUNT:
+	case ML_AGG_STDVAR:
+	case ML_AGG_STDDEV:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Adds v to a's group, the first element when a->count is 0 (Prometheus's rules). */
+static void acc_add(enum ml_op op, struct acc *a, double v)
+{
+	if (a->count == 0) {
+		a->count = 1;
+		a->value = op == ML_AGG_STDVAR || op == ML_AGG_STDDEV ? 0 : op == ML_AGG_GROUP ? 1 : v;
+		a->mean = v;
+		return;
+	}
+	switch (op) {
+	case ML_AGG_SUM:
+		a->value += v;
+		break;
+	case ML_AGG_AVG:
+		a->count++;
+		if (isinf(a->mean)) {
+			if (isinf(v) && (a->mean > 0) == (v > 0))
+				break;
+			if (!isinf(v) && !isnan(v))
+				break;
+		}
+		/* Divided on each side to avoid overflow, as Prometheus does. */
+		a->mean += v / (double)a->count - a->mean / (double)a->count;
+		break;
+	case ML_AGG_MAX:
+		if (a->value < v || isnan(a->value))
+			a->value = v;
+		break;
+	case ML_AGG_MIN:
+		if (a->value > v || isnan(a->value))
+			a->value = v;
+		break;
+	case ML_AGG_STDVAR:
+	case ML_AGG_STDDEV: {
+		a->count++;
+		double delta = v - a->mean;
+		a->mean += delta / (double)a->count;
+		a->value += delta * (v - a->mean);
+		break;
+	}
+	default: /* group; count and count_values count */
+		a->count++;
+		break;
+	}
+}
+
+/* A group's value for the folding ops and count_values. */
+static double acc_result(enum ml_op op, const struct acc *a)
+{
+	switch (op) {
+	case ML_AGG_AVG:
+		return a->mean;
+	case ML_AGG_COUNT:
+	case ML_AGG_COUNT_VALUES:
+		return (double)a->count;
+	case ML_AGG_STDVAR:
+		return a->value / (double)a->count;
+	case ML_AGG_STDDEV:
+		return sqrt(a->value / (double)a->count);
+	default:
+		return a->value;
+	}
+}
+
 static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
                     struct ev_vector *out)
 {
@@ -200,68 +294,11 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			struct group *g = &c->g[c->ng++];
 			g->ls = gl;
 			g->hash = ml_labels_hash(gl);
-			g->value = s->v;
-			g->mean = s->v;
-			g->count = 1;
+			g->acc.count = 0;
 			g->heap.n = 0;
-			switch (c->op) {
-			case ML_AGG_STDVAR:
-			case ML_AGG_STDDEV:
-				g->value = 0;
-				break;
-			case ML_AGG_GROUP:
-				g->value = 1;
-				break;
-			case ML_AGG_TOPK:
-			case ML_AGG_BOTTOMK:
-			case ML_AGG_QUANTILE:
-				if ((rc = ev_vector_push(ev, &g->heap, s->ls, s->hash, s->v,
-				                         s->src)) != 0)
-					return rc;
-				break;
-			default:
-				break;
-			}
-			continue;
 		}
 		struct group *g = &c->g[*slot];
 		switch (c->op) {
-		case ML_AGG_SUM:
-			g->value += s->v;
-			break;
-		case ML_AGG_AVG:
-			g->count++;
-			if (isinf(g->mean)) {
-				if (isinf(s->v) && (g->mean > 0) == (s->v > 0))
-					break;
-				if (!isinf(s->v) && !isnan(s->v))
-					break;
-			}
-			/* Divided on each side to avoid overflow, as Prometheus does. */
-			g->mean += s->v / (double)g->count - g->mean / (double)g->count;
-			break;
-		case ML_AGG_GROUP:
-			break;
-		case ML_AGG_MAX:
-			if (g->value < s->v || isnan(g->value))
-				g->value = s->v;
-			break;
-		case ML_AGG_MIN:
-			if (g->value > s->v || isnan(g->value))
-				g->value = s->v;
-			break;
-		case ML_AGG_COUNT:
-		case ML_AGG_COUNT_VALUES:
-			g->count++;
-			break;
-		case ML_AGG_STDVAR:
-		case ML_AGG_STDDEV: {
-			g->count++;
-			double delta = s->v - g->mean;
-			g->mean += delta / (double)g->count;
-			g->value += delta * (s->v - g->mean);
-			break;
-		}
 		case ML_AGG_TOPK:
 		case ML_AGG_BOTTOMK:
 			if ((int64_t)g->heap.n < k || heap_less(rev, &g->heap.s[0], s) ||
@@ -290,26 +327,14 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 				return rc;
 			break;
 		default:
-			return ev_fail(ev, ML_EINVAL, "unexpected aggregation");
+			acc_add(c->op, &g->acc, s->v);
+			break;
 		}
 	}
 	for (size_t i = 0; i < c->ng; i++) {
 		struct group *g = &c->g[i];
-		double v = g->value;
+		double v;
 		switch (c->op) {
-		case ML_AGG_AVG:
-			v = g->mean;
-			break;
-		case ML_AGG_COUNT:
-		case ML_AGG_COUNT_VALUES:
-			v = (double)g->count;
-			break;
-		case ML_AGG_STDVAR:
-			v = g->value / (double)g->count;
-			break;
-		case ML_AGG_STDDEV:
-			v = sqrt(g->value / (double)g->count);
-			break;
 		case ML_AGG_TOPK:
 		case ML_AGG_BOTTOMK:
 			if ((rc = ev_stable_sort(ev, g->heap.s, g->heap.n,
@@ -332,12 +357,151 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 			break;
 		}
 		default:
+			v = acc_result(c->op, &g->acc);
 			break;
 		}
 		if ((rc = ev_vector_push(ev, out, g->ls, g->hash, v, 0)) != 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- series-at-a-time folding -------------------------------------------------
+ *
+ * A folding aggregation (sum, avg, count, min, max, group, stddev, stdvar)
+ * of a selector or range function takes its argument one series at a time
+ * (ev_eval_sink) and adds each point to its group's accumulator for that
+ * step, so the argument's matrix is never held: memory is groups x steps.
+ * Every step still sees its elements in series order, so values are the
+ * ones agg_step gives; the groups are put out in the order ev_range_eval
+ * would give them: by the first step they have an element at, then by the
+ * first series with an element at that step.
+ */
+
+struct fgroup {
+	struct ml_labels ls;
+	uint64_t hash;
+	size_t first_step;
+	uint64_t first_src;
+	struct acc *acc; /* one per step; count 0: no element at that step */
+};
+
+struct fold {
+	struct agg_ctx *c;
+	size_t steps;
+	struct fgroup *g;
+	size_t ng, capg;
+	uint64_t nsrc; /* series seen */
+};
+
+static int fold_put(struct ev *ev, void *vctx, const struct ev_series *s)
+{
+	struct fold *f = vctx;
+	struct agg_ctx *c = f->c;
+	uint64_t key;
+	int rc = ev_check_deadline(ev);
+	if (rc != 0 || (rc = group_edit(ev, c, s->ls)) != 0 || (rc = lb_hash(ev, &c->lb, &key)) != 0)
+		return rc;
+	bool ins;
+	int64_t *slot = hmap_put(&c->groups, key, &ins);
+	if (slot == NULL)
+		return ev_oom(ev);
+	if (ins) {
+		if (f->ng == f->capg) {
+			size_t cap = f->capg ? f->capg * 2 : 16;
+			struct fgroup *g = ml_realloc(f->g, cap * sizeof(*g));
+			if (g == NULL)
+				return ev_oom(ev);
+			f->g = g;
+			f->capg = cap;
+		}
+		struct fgroup *g = &f->g[f->ng];
+		memset(g, 0, sizeof(*g));
+		g->first_step = SIZE_MAX;
+		g->acc = ml_calloc(f->steps, sizeof(*g->acc));
+		if (g->acc == NULL)
+			return ev_oom(ev);
+		f->ng++;
+		*slot = (int64_t)(f->ng - 1);
+		if ((rc = lb_finish(ev, &c->lb, &g->ls, &g->hash)) != 0)
+			return rc;
+	}
+	struct fgroup *g = &f->g[*slot];
+	for (size_t i = 0; i < s->n; i++) {
+		size_t step = (size_t)((s->pts[i].t_ms - ev->start) / ev->interval);
+		acc_add(c->op, &g->acc[step], s->pts[i].v);
+		if (step < g->first_step) {
+			g->first_step = step;
+			g->first_src = f->nsrc;
+		}
+	}
+	f->nsrc++;
+	return 0;
+}
+
+static int cmp_fgroup(const void *x, const void *y)
+{
+	const struct fgroup *a = x, *b = y;
+	if (a->first_step != b->first_step)
+		return a->first_step < b->first_step ? -1 : 1;
+	return a->first_src < b->first_src ? -1 : a->first_src > b->first_src;
+}
+
+static int fold_stream(struct ev *ev, struct agg_ctx *c, struct ev_matrix *out)
+{
+	struct fold f = {.c = c, .steps = ev_steps(ev)};
+	struct ev_sink sink = {fold_put, &f};
+	int rc = ev_eval_sink(ev, c->n->u.agg.expr, &sink);
+	if (rc != 0)
+		goto done;
+	if (f.ng > 1)
+		qsort(f.g, f.ng, sizeof(*f.g), cmp_fgroup);
+	int64_t held = 0;
+	for (size_t i = 0; i < f.ng; i++)
+		for (size_t j = 0; j < f.steps; j++)
+			held += f.g[i].acc[j].count > 0;
+	if (ev->cur_samples + held > ev->max_samples) {
+		rc = ev_fail(ev, ML_ETOOBIG,
+		             "query processing would load too many samples into memory in query "
+		             "execution");
+		goto done;
+	}
+	out->s = ml_arena_alloc(ev->a, (f.ng ? f.ng : 1) * sizeof(*out->s));
+	if (out->s == NULL) {
+		rc = ev_oom(ev);
+		goto done;
+	}
+	for (size_t i = 0; i < f.ng; i++) {
+		const struct fgroup *g = &f.g[i];
+		struct ev_series *o = &out->s[i];
+		memset(o, 0, sizeof(*o));
+		o->ls = g->ls;
+		o->hash = g->hash;
+		size_t np = 0;
+		for (size_t j = 0; j < f.steps; j++)
+			np += g->acc[j].count > 0;
+		o->pts = ml_arena_alloc(ev->a, (np ? np : 1) * sizeof(*o->pts));
+		if (o->pts == NULL) {
+			rc = ev_oom(ev);
+			goto done;
+		}
+		for (size_t j = 0; j < f.steps; j++) {
+			if (g->acc[j].count == 0)
+				continue;
+			o->pts[o->n].t_ms = ev->start + (int64_t)j * ev->interval;
+			o->pts[o->n].v = acc_result(c->op, &g->acc[j]);
+			o->n++;
+		}
+	}
+	out->n = f.ng;
+	ev->cur_samples += held;
+done:
+	for (size_t i = 0; i < f.ng; i++)
+		ml_free(f.g[i].acc);
+	ml_free(f.g);
+	if (rc != 0)
+		out->n = 0;
+	return rc;
 }
 
 int ev_aggregate(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
@@ -362,6 +526,10 @@ int ev_aggregate(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
 			c.grouping[c.n_grouping++] = c.value_label;
 	} else if (param != NULL) {
 		c.has_param = true;
+	}
+	if (!c.has_param && c.value_label.n == 0 && op_folds(c.op) && ev_streams(n->u.agg.expr)) {
+		rc = fold_stream(ev, &c, out);
+		goto done;
 	}
 	struct ev_matrix *expr = c.has_param ? &in[1] : &in[0];
 	c.expr = expr;

@@ -743,12 +743,28 @@ int ev_matrix_reserve(struct ev *ev, struct ev_matrix *m, size_t *cap)
 	return 0;
 }
 
-int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
-                       struct ev_matrix *out)
+int ev_matrix_sink_put(struct ev *ev, void *ctx, const struct ev_series *s)
+{
+	struct ev_matrix_sink *ms = ctx;
+	int rc = ev_matrix_reserve(ev, ms->m, &ms->cap);
+	if (rc != 0)
+		return rc;
+	struct ev_series *d = &ms->m->s[ms->m->n];
+	*d = *s;
+	d->pts = ml_arena_alloc(ev->a, s->n * sizeof(*s->pts));
+	if (d->pts == NULL)
+		return ev_oom(ev);
+	memcpy(d->pts, s->pts, s->n * sizeof(*s->pts));
+	ms->m->n++;
+	return 0;
+}
+
+/* A vector selector at every step, series by series into sink. */
+static int vector_selector_sink(struct ev *ev, const struct ml_node *vs, bool sample_times,
+                                const struct ev_sink *sink)
 {
 	struct ev_select_it it;
 	struct ev_selected cur;
-	size_t cap = 0;
 	const int64_t off = vs->u.vs.offset_ms;
 	int64_t ref0 = ev_ref_time(ev, vs->u.vs.at, vs->u.vs.at_ms, off, ev->start);
 	int64_t ref1 = ev_ref_time(ev, vs->u.vs.at, vs->u.vs.at_ms, off, ev->end);
@@ -757,11 +773,9 @@ int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_time
 		return rc;
 	size_t steps = ev_steps(ev);
 	struct ml_sample *buf = ml_malloc(steps * sizeof(*buf));
-	out->s = NULL;
-	out->n = 0;
-	if (buf == NULL || ev_matrix_reserve(ev, out, &cap) != 0) {
+	if (buf == NULL) {
 		rc = ev_oom(ev);
-		goto fail;
+		goto done;
 	}
 	/* Series by series: only the current one's samples are held. */
 	while ((rc = ev_select_next(ev, &it, &cur)) == 1) {
@@ -784,30 +798,47 @@ int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_time
 		if (np == 0)
 			continue;
 		if ((rc = ev_add_samples(ev, (int64_t)np)) != 0)
-			goto fail;
-		if ((rc = ev_matrix_reserve(ev, out, &cap)) != 0)
-			goto fail;
-		struct ev_series *s = &out->s[out->n++];
-		s->ls = e->ls;
-		s->hash = e->hash;
-		s->pts = ml_arena_alloc(ev->a, np * sizeof(*buf));
-		if (s->pts == NULL) {
-			rc = ev_oom(ev);
-			goto fail;
-		}
-		memcpy(s->pts, buf, np * sizeof(*buf));
-		s->n = np;
+			goto done;
+		struct ev_series s = {.ls = e->ls, .hash = e->hash, .pts = buf, .n = np};
+		if ((rc = sink->put(ev, sink->ctx, &s)) != 0)
+			goto done;
 	}
-	if (rc < 0)
-		goto fail;
+done:
 	ev_select_close(&it);
 	ml_free(buf);
-	return 0;
-fail:
-	ev_select_close(&it);
-	ml_free(buf);
-	out->n = 0;
 	return rc;
+}
+
+int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
+                       struct ev_matrix *out)
+{
+	struct ev_matrix_sink ms = {.m = out};
+	struct ev_sink sink = {ev_matrix_sink_put, &ms};
+	out->s = NULL;
+	out->n = 0;
+	int rc = ev_matrix_reserve(ev, out, &ms.cap);
+	if (rc == 0)
+		rc = vector_selector_sink(ev, vs, sample_times, &sink);
+	if (rc != 0)
+		out->n = 0;
+	return rc;
+}
+
+bool ev_streams(const struct ml_node *n)
+{
+	n = ev_unparen(n);
+	return n->kind == ML_NODE_VECTOR_SELECTOR || ev_call_streams(n);
+}
+
+int ev_eval_sink(struct ev *ev, const struct ml_node *n, const struct ev_sink *sink)
+{
+	int rc = ev_check_deadline(ev);
+	if (rc != 0)
+		return rc;
+	n = ev_unparen(n);
+	if (n->kind == ML_NODE_VECTOR_SELECTOR)
+		return vector_selector_sink(ev, n, false, sink);
+	return ev_call_sink(ev, n, sink);
 }
 
 /* A range selector evaluated on its own (instant queries only). */

@@ -203,6 +203,32 @@ int ev_subquery(struct ev *ev, const struct ml_node *sq, struct ev_matrix *out);
 int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
                        struct ev_matrix *out);
 
+/*
+ * Series-at-a-time evaluation. Vector selectors and range functions compute
+ * each output series from one stored series; instead of collecting them into
+ * a matrix they can hand each one to a sink as it is made (an aggregation
+ * then folds it into its groups and the matrix is never held). put gets a
+ * series whose labels live in the arena and whose points are only valid
+ * during the call; it returns 0 or an error that ends the evaluation.
+ */
+struct ev_sink {
+	int (*put)(struct ev *ev, void *ctx, const struct ev_series *s);
+	void *ctx;
+};
+/* The sink that appends to a matrix (points copied into the arena). */
+struct ev_matrix_sink {
+	struct ev_matrix *m;
+	size_t cap;
+};
+int ev_matrix_sink_put(struct ev *ev, void *ctx, const struct ev_series *s);
+/* Whether n (without parentheses) can be evaluated into a sink. */
+bool ev_streams(const struct ml_node *n);
+/* Evaluates such an n into sink; the series come in the order ev_eval would give them. */
+int ev_eval_sink(struct ev *ev, const struct ml_node *n, const struct ev_sink *sink);
+/* The range-function calls among them (promql_funcs_eval.c). */
+bool ev_call_streams(const struct ml_node *n);
+int ev_call_sink(struct ev *ev, const struct ml_node *n, const struct ev_sink *sink);
+
 /* Go's sort.Sort on small inputs is a stable insertion sort; this is a stable sort. */
 typedef bool (*ev_less_fn)(const struct ev_sample *a, const struct ev_sample *b);
 int ev_stable_sort(struct ev *ev, struct ev_sample *s, size_t n, ev_less_fn less);

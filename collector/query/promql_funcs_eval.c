@@ -1200,51 +1200,57 @@ static int range_series(struct ev *ev, struct call_ctx *c, struct ev_matrix *arg
 	return 0;
 }
 
-/* One input series of a range function: its output points appended to out. */
+/* Where a range function's output series go, and the label sets seen so far. */
+struct range_out {
+	const struct ev_sink *sink;
+	struct hmap seen;
+	bool dup; /* two output series with one label set */
+};
+
+/* One input series of a range function: its output series handed to the sink. */
 static int range_one(struct ev *ev, struct call_ctx *c, struct ev_matrix *args, size_t mi,
                      const struct ml_sample *smp, size_t n, struct ml_labels ls, uint64_t hash,
                      enum ml_at_kind at, int64_t at_ms, int64_t offset, int64_t range,
-                     struct ml_sample *buf, struct ev_matrix *out, size_t *cap)
+                     struct ml_sample *buf, struct range_out *ro)
 {
 	size_t np;
 	int rc = range_series(ev, c, args, mi, smp, n, at, at_ms, offset, range, buf, &np);
 	if (rc != 0 || np == 0)
 		return rc;
-	if ((rc = ev_add_samples(ev, (int64_t)np)) != 0 || (rc = ev_matrix_reserve(ev, out, cap)) != 0)
+	if ((rc = ev_add_samples(ev, (int64_t)np)) != 0)
 		return rc;
-	struct ev_series *s = &out->s[out->n++];
-	s->ls = ls;
-	s->hash = hash;
+	struct ev_series s = {.ls = ls, .hash = hash, .pts = buf, .n = np};
 	if (strcmp(c->f->name, "last_over_time") != 0 &&
-	    (rc = ev_drop_name(ev, NULL, s->ls, s->hash, &s->ls, &s->hash)) != 0)
+	    (rc = ev_drop_name(ev, NULL, s.ls, s.hash, &s.ls, &s.hash)) != 0)
 		return rc;
-	s->pts = ml_arena_alloc(ev->a, np * sizeof(*buf));
-	if (s->pts == NULL)
+	bool ins;
+	if (hmap_put(&ro->seen, s.hash, &ins) == NULL)
 		return ev_oom(ev);
-	memcpy(s->pts, buf, np * sizeof(*buf));
-	s->n = np;
-	return 0;
+	ro->dup |= !ins;
+	return ro->sink->put(ev, ro->sink->ctx, &s);
 }
 
-static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_matrix *out)
+/*
+ * A range function whose argument mi is a range: series by series into
+ * sink. Two output series with one label set fail the call once all are
+ * made, as Prometheus checks the finished matrix.
+ */
+static int range_stream(struct ev *ev, struct call_ctx *c, size_t mi, const struct ev_sink *sink)
 {
 	const struct ml_node *arg = ev_unparen(c->n->u.call.args[mi]);
 	struct ev_matrix args[ML_FUNC_MAX_ARGS] = {{0}};
 	struct ev_matrix sq = {0};
 	struct ev_select_it it = {0};
-	struct hmap seen = {0};
+	struct range_out ro = {.sink = sink};
 	struct ml_sample *buf = NULL, *live = NULL;
-	size_t cap = 0, live_cap = 0;
+	size_t live_cap = 0;
 	int rc = 0;
 	size_t nargs = c->n->u.call.n_args;
-	out->s = NULL;
-	out->n = 0;
 	for (size_t a = 0; a < nargs && a < ML_FUNC_MAX_ARGS; a++)
 		if (a != mi && (rc = ev_eval(ev, c->n->u.call.args[a], &args[a])) != 0)
 			return rc;
-	size_t steps = ev_steps(ev);
-	buf = ml_malloc(steps * sizeof(*buf));
-	if (buf == NULL || ev_matrix_reserve(ev, out, &cap) != 0) {
+	buf = ml_malloc(ev_steps(ev) * sizeof(*buf));
+	if (buf == NULL) {
 		rc = ev_oom(ev);
 		goto done;
 	}
@@ -1273,7 +1279,7 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 				if (!is_stale(e.s[j].v))
 					live[k++] = e.s[j];
 			if ((rc = range_one(ev, c, args, mi, live, k, e.ls, e.hash, at, at_ms, offset,
-			                    range, buf, out, &cap)) != 0)
+			                    range, buf, &ro)) != 0)
 				goto done;
 		}
 		if (rc < 0)
@@ -1286,72 +1292,128 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 			if ((rc = ev_check_deadline(ev)) != 0 ||
 			    (rc = range_one(ev, c, args, mi, sq.s[i].pts, sq.s[i].n, sq.s[i].ls,
 			                    sq.s[i].hash, arg->u.sq.at, arg->u.sq.at_ms,
-			                    arg->u.sq.offset_ms, arg->u.sq.range_ms, buf, out, &cap)) != 0)
+			                    arg->u.sq.offset_ms, arg->u.sq.range_ms, buf, &ro)) != 0)
 				goto done;
 		}
 	}
-	if (strcmp(c->f->name, "absent_over_time") == 0) {
-		/* 1 at the steps where no series had a sample, with the selector's equality labels.
-		 */
-		struct ml_labels ls;
-		uint64_t h;
-		struct ml_sample *pts = ml_arena_alloc(ev->a, steps * sizeof(*pts));
-		if (pts == NULL) {
-			rc = ev_oom(ev);
-			goto done;
-		}
-		size_t np = 0, step = 0;
-		for (size_t i = 0; i < out->n; i++)
-			for (size_t j = 0; j < out->s[i].n; j++) {
-				bool ins;
-				if (hmap_put(&seen, (uint64_t)out->s[i].pts[j].t_ms, &ins) ==
-				    NULL) {
-					rc = ev_oom(ev);
-					goto done;
-				}
-			}
-		for (int64_t t = ev->start; t <= ev->end; t += ev->interval, step++) {
-			if (hmap_get(&seen, (uint64_t)t) == NULL) {
-				pts[np].t_ms = t;
-				pts[np].v = 1;
-				np++;
-			}
-		}
-		out->n = 0;
-		if (np == 0)
-			goto done;
-		if (arg->kind == ML_NODE_SUBQUERY) {
-			ls = ev_no_labels;
-			h = ml_labels_hash(ls);
-		} else if ((rc = absent_labels(ev, c, arg, &ls, &h)) != 0) {
-			goto done;
-		}
-		out->s[0].ls = ls;
-		out->s[0].hash = h;
-		out->s[0].pts = pts;
-		out->s[0].n = np;
-		out->n = 1;
-		goto done;
-	}
-	for (size_t i = 0; i < out->n; i++) {
-		bool ins;
-		if (hmap_put(&seen, out->s[i].hash, &ins) == NULL) {
-			rc = ev_oom(ev);
-			goto done;
-		}
-		if (!ins) {
-			rc = ev_fail(ev, ML_EINVAL,
-			             "vector cannot contain metrics with the same labelset");
-			goto done;
-		}
-	}
+	if (ro.dup && strcmp(c->f->name, "absent_over_time") != 0)
+		rc = ev_fail(ev, ML_EINVAL, "vector cannot contain metrics with the same labelset");
 done:
 	ev_select_close(&it);
-	hmap_free(&seen);
+	hmap_free(&ro.seen);
 	ml_free(buf);
 	ml_free(live);
+	return rc;
+}
+
+/* absent_over_time: 1 at the steps where no series of out had a point, with the
+ * selector's equality labels; replaces out. */
+static int absent_over_time(struct ev *ev, struct call_ctx *c, const struct ml_node *arg,
+                            struct ev_matrix *out)
+{
+	struct hmap seen = {0};
+	struct ml_labels ls;
+	uint64_t h;
+	int rc = 0;
+	struct ml_sample *pts = ml_arena_alloc(ev->a, ev_steps(ev) * sizeof(*pts));
+	if (pts == NULL)
+		return ev_oom(ev);
+	size_t np = 0;
+	for (size_t i = 0; i < out->n; i++)
+		for (size_t j = 0; j < out->s[i].n; j++) {
+			bool ins;
+			if (hmap_put(&seen, (uint64_t)out->s[i].pts[j].t_ms, &ins) == NULL) {
+				rc = ev_oom(ev);
+				goto done;
+			}
+		}
+	for (int64_t t = ev->start; t <= ev->end; t += ev->interval) {
+		if (hmap_get(&seen, (uint64_t)t) == NULL) {
+			pts[np].t_ms = t;
+			pts[np].v = 1;
+			np++;
+		}
+	}
+	out->n = 0;
+	if (np == 0)
+		goto done;
+	if (arg->kind == ML_NODE_SUBQUERY) {
+		ls = ev_no_labels;
+		h = ml_labels_hash(ls);
+	} else if ((rc = absent_labels(ev, c, arg, &ls, &h)) != 0) {
+		goto done;
+	}
+	out->s[0].ls = ls;
+	out->s[0].hash = h;
+	out->s[0].pts = pts;
+	out->s[0].n = np;
+	out->n = 1;
+done:
+	hmap_free(&seen);
+	return rc;
+}
+
+static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_matrix *out)
+{
+	struct ev_matrix_sink ms = {.m = out};
+	struct ev_sink sink = {ev_matrix_sink_put, &ms};
+	out->s = NULL;
+	out->n = 0;
+	int rc = ev_matrix_reserve(ev, out, &ms.cap);
+	if (rc == 0)
+		rc = range_stream(ev, c, mi, &sink);
+	if (rc == 0 && strcmp(c->f->name, "absent_over_time") == 0)
+		rc = absent_over_time(ev, c, ev_unparen(c->n->u.call.args[mi]), out);
 	if (rc != 0)
 		out->n = 0;
+	return rc;
+}
+
+static void call_ctx_free(struct call_ctx *c)
+{
+	lcache_free(&c->dmn);
+	lb_free(&c->lb);
+	hmap_free(&c->hq);
+	for (size_t i = 0; i < c->capsets; i++)
+		ml_free(c->sets[i].b);
+	ml_free(c->sets);
+	if (c->md != NULL)
+		pcre2_match_data_free(c->md);
+	if (c->re != NULL)
+		pcre2_code_free(c->re);
+}
+
+/* The argument of a range function that is a range (matrix selector or subquery), or -1. */
+static int range_arg(const struct ml_node *n)
+{
+	for (size_t a = 0; a < n->u.call.n_args; a++) {
+		const struct ml_node *arg = ev_unparen(n->u.call.args[a]);
+		if (arg->kind == ML_NODE_MATRIX_SELECTOR || arg->kind == ML_NODE_SUBQUERY)
+			return (int)a;
+	}
+	return -1;
+}
+
+bool ev_call_streams(const struct ml_node *n)
+{
+	if (n->kind != ML_NODE_CALL)
+		return false;
+	const struct fdef *f = fdef_lookup(n->u.call.func->name);
+	return f != NULL && f->range != NULL && strcmp(f->name, "absent_over_time") != 0 &&
+	       range_arg(n) >= 0;
+}
+
+int ev_call_sink(struct ev *ev, const struct ml_node *n, const struct ev_sink *sink)
+{
+	struct call_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.n = n;
+	c.f = fdef_lookup(n->u.call.func->name);
+	int mi = range_arg(n);
+	if (c.f == NULL || c.f->range == NULL || mi < 0)
+		return ev_fail(ev, ML_EINVAL, "unexpected expression in evaluation");
+	int rc = range_stream(ev, &c, (size_t)mi, sink);
+	call_ctx_free(&c);
 	return rc;
 }
 
@@ -1377,14 +1439,9 @@ int ev_call(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
 		goto done;
 	}
 	if (c.f->range != NULL) {
-		for (size_t a = 0; a < nargs; a++) {
-			const struct ml_node *arg = ev_unparen(n->u.call.args[a]);
-			if (arg->kind == ML_NODE_MATRIX_SELECTOR || arg->kind == ML_NODE_SUBQUERY) {
-				rc = range_call(ev, &c, a, out);
-				goto done;
-			}
-		}
-		rc = ev_fail(ev, ML_EINVAL, "function \"%s\" needs a range vector", c.f->name);
+		int mi = range_arg(n);
+		rc = mi >= 0 ? range_call(ev, &c, (size_t)mi, out)
+		             : ev_fail(ev, ML_EINVAL, "function \"%s\" needs a range vector", c.f->name);
 		goto done;
 	}
 	if (nargs > ML_FUNC_MAX_ARGS && strcmp(c.f->name, "label_join") != 0) {
@@ -1401,15 +1458,6 @@ int ev_call(struct ev *ev, const struct ml_node *n, struct ev_matrix *out)
 	}
 	rc = ev_range_eval(ev, args, n_in, inst_step, &c, out);
 done:
-	lcache_free(&c.dmn);
-	lb_free(&c.lb);
-	hmap_free(&c.hq);
-	for (size_t i = 0; i < c.capsets; i++)
-		ml_free(c.sets[i].b);
-	ml_free(c.sets);
-	if (c.md != NULL)
-		pcre2_match_data_free(c.md);
-	if (c.re != NULL)
-		pcre2_code_free(c.re);
+	call_ctx_free(&c);
 	return rc;
 }

@@ -24,8 +24,10 @@
 //
 // Usage: MESHLENS_BIN=build/meshlens node tests/bench/query_range_bench.mjs
 // Environment: SERIES (10000, a multiple of 2000), HOURS (6), ROUNDS (7),
-// PROMETHEUS_BIN (/usr/bin/prometheus). query_range_bench.sh builds a
-// Release meshlens and runs this.
+// PROMETHEUS_BIN (/usr/bin/prometheus), DATA_ONLY (a directory: only write
+// the data set into a meshlens with that --storage.path, stop it and exit,
+// for profiling queries by hand). query_range_bench.sh builds a Release
+// meshlens and runs this.
 
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ const SERIES = Number(process.env.SERIES ?? 10000);
 const HOURS = Number(process.env.HOURS ?? 6);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const PROM_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+const DATA_ONLY = process.env.DATA_ONLY ?? '';
 const SCRAPE_S = 15;
 const WINDOW_SAMPLES = 40; // samples per series per remote-write request (10 min)
 
@@ -285,6 +288,18 @@ async function main() {
   const startS = endS - nSteps * SCRAPE_S;
   console.log(`# ${series.length} series x ${nSteps + 1} samples (${HOURS} h at ${SCRAPE_S} s) = ${(series.length * (nSteps + 1) / 1e6).toFixed(1)} M samples`);
 
+  if (DATA_ONLY) {
+    const m = await startMeshlens({ storagePath: DATA_ONLY, args: ['--log.level=warn'] });
+    const hdr = { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0' };
+    for (let k0 = 0; k0 <= nSteps; k0 += WINDOW_SAMPLES) {
+      const body = writeBody(series, startS * 1000, k0, Math.min(nSteps + 1, k0 + WINDOW_SAMPLES));
+      const a = await post(m.url, '/api/v1/write', body, hdr);
+      if (a.status >= 300) throw new Error(`meshlens write: ${a.status} ${a.text.slice(0, 300)}`);
+    }
+    await m.stop();
+    console.log(`# data in ${DATA_ONLY}: start=${startS} end=${endS}`);
+    return;
+  }
   const m = await startMeshlens({ args: ['--log.level=warn'] });
   const p = await startPrometheus();
   const hdr = { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0' };

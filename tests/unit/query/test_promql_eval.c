@@ -651,3 +651,93 @@ Test(promql_eval, string_result)
 	cr_assert_eq(r->t_ms, T0);
 	ml_promql_result_destroy(r);
 }
+
+/*
+ * Two results are the same: series in the same order, equal labels and points,
+ * values equal but for rounding (a binary expression's output is ordered by
+ * first step, so the two ways may add a step's elements in another order).
+ */
+static void assert_same(const struct ml_promql_result *a, const struct ml_promql_result *b,
+                        const char *q)
+{
+	cr_assert_eq(a->n_series, b->n_series, "%s: %zu series against %zu", q, a->n_series,
+	             b->n_series);
+	for (size_t i = 0; i < a->n_series; i++) {
+		const struct ml_promql_series *x = &a->series[i], *y = &b->series[i];
+		char lx[256], ly[256];
+		fmt(x->labels, lx, sizeof(lx));
+		fmt(y->labels, ly, sizeof(ly));
+		cr_assert_str_eq(lx, ly, "%s: series %zu", q, i);
+		cr_assert_eq(x->n_points, y->n_points, "%s: %s: %zu points against %zu", q, lx,
+		             x->n_points, y->n_points);
+		for (size_t j = 0; j < x->n_points; j++) {
+			cr_assert_eq(x->points[j].t_ms, y->points[j].t_ms, "%s: %s", q, lx);
+			double u = x->points[j].v, v = y->points[j].v;
+			cr_assert(u == v || (isnan(u) && isnan(v)) ||
+			              fabs(u - v) <= 1e-12 * fmax(fabs(u), fabs(v)),
+			          "%s: %s at %lld: %.17g against %.17g", q, lx,
+			          (long long)x->points[j].t_ms, x->points[j].v, y->points[j].v);
+		}
+	}
+}
+
+/*
+ * sum, avg, count, min, max, group, stddev and stdvar of a selector or a range
+ * function fold series by series into per-step groups (promql_agg.c); "* 1"
+ * makes the argument a binary expression, which goes the step-by-step way.
+ * Both must give the same series, order, points and values, with gaps,
+ * NaN, infinities, a staleness marker, a counter reset, and groups whose
+ * series come from the store in another order than their first steps.
+ */
+Test(promql_eval, folding_aggregations_equal_stepwise)
+{
+	double inf = INFINITY;
+	/* Stored first, but its first sample is at 45 s: group c comes after b at the steps. */
+	add("fz,g=c,i=5", (int64_t[]){T0 + S(45), T0 + S(60), T0 + S(75), T0 + S(90)},
+	    (double[]){5, 5, 5, 5}, 4);
+	add15("fz,g=b,i=1", (double[]){5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}, 12);
+	add("fz,g=a,i=2", (int64_t[]){T0 + S(30), T0 + S(45), T0 + S(60), T0 + S(105), T0 + S(120)},
+	    (double[]){5, 7, NAN, 2, 1}, 5);
+	add("fz,g=a,i=3", (int64_t[]){T0, T0 + S(15), T0 + S(60), T0 + S(75), T0 + S(90)},
+	    (double[]){1e308, 1e308, inf, -inf, 3}, 5);
+	add("fz,g=c,i=4", (int64_t[]){T0 + S(15), T0 + S(30), T0 + S(45), T0 + S(90)},
+	    (double[]){10, 20, stale(), 4}, 4);
+	static const char *ops[] = {"sum", "avg", "count", "min", "max", "group", "stddev", "stdvar"};
+	static const char *args[] = {"fz", "rate(fz[1m])", "max_over_time(fz[45s])",
+	                             "fz offset 15s", "fz{g=~\"b|c\"}"};
+	static const char *grouping[] = {"", " by (g)", " without (i)", " by (i, g)"};
+	char q1[256], q2[256];
+	for (size_t o = 0; o < sizeof(ops) / sizeof(*ops); o++)
+		for (size_t a = 0; a < sizeof(args) / sizeof(*args); a++)
+			for (size_t g = 0; g < sizeof(grouping) / sizeof(*grouping); g++)
+				for (int topk = 0; topk < 2; topk++) {
+					const char *pre = topk ? "topk(1, " : "", *post = topk ? ")" : "";
+					snprintf(q1, sizeof(q1), "%s%s%s (%s)%s", pre, ops[o], grouping[g],
+					         args[a], post);
+					snprintf(q2, sizeof(q2), "%s%s%s (%s * 1)%s", pre, ops[o],
+					         grouping[g], args[a], post);
+					struct ml_promql_result *r1 = range(q1, T0, T0 + S(200), S(10));
+					struct ml_promql_result *r2 = range(q2, T0, T0 + S(200), S(10));
+					assert_same(r1, r2, q1);
+					ml_promql_result_destroy(r1);
+					ml_promql_result_destroy(r2);
+					for (int64_t t = T0; t <= T0 + S(120); t += S(30)) {
+						r1 = instant(q1, t);
+						r2 = instant(q2, t);
+						assert_same(r1, r2, q1);
+						ml_promql_result_destroy(r1);
+						ml_promql_result_destroy(r2);
+					}
+				}
+	/* Two series that are one after rate() drops the name: the same error both ways. */
+	add15("fy1,k=v", (double[]){1, 2, 3}, 3);
+	add15("fy2,k=v", (double[]){1, 2, 3}, 3);
+	check_error("sum(rate({__name__=~\"fy.\"}[1m]))", T0 + S(30), ML_EINVAL,
+	            "vector cannot contain metrics with the same labelset");
+	check_error("sum(rate({__name__=~\"fy.\"}[1m]) * 1)", T0 + S(30), ML_EINVAL,
+	            "vector cannot contain metrics with the same labelset");
+	/* The sample limit counts the argument's point and the result's: 2 > 1. */
+	opts.max_samples = 1;
+	check_error("sum(fz{g=\"b\"})", T0 + S(30), ML_ETOOBIG, "too many samples");
+	opts.max_samples = 0;
+}
