@@ -7,6 +7,7 @@
  */
 #include "store/chunk.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 
 #include <string.h>
@@ -176,31 +177,119 @@ int ml_chunk_it_init(struct ml_chunk_it *it, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static uint64_t get_bits(struct ml_chunk_it *it, unsigned nbits)
+/* 8 bytes big-endian: one load and a byte swap where the compiler allows. */
+static inline uint64_t load_be64(const uint8_t *p)
 {
-	if (it->nbits - it->pos < nbits || it->pos > it->nbits) {
-		it->bad = true;
-		return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+#else
+	return ml_be64_get(p);
+#endif
+}
+
+/*
+ * The 64 bits from bit position pos on, the bit at pos the most significant;
+ * bytes past the end read as zero. At least 57 of them are the stream's.
+ */
+static inline uint64_t window_at(const struct ml_chunk_it *it)
+{
+	size_t byte = it->pos >> 3, nbytes = it->nbits >> 3;
+	uint64_t w = 0;
+	if (byte + 8 <= nbytes) {
+		w = load_be64(it->p + byte);
+	} else {
+		for (size_t i = 0; byte + i < nbytes; i++)
+			w |= (uint64_t)it->p[byte + i] << (56 - 8 * i);
 	}
-	uint64_t v = 0;
-	while (nbits > 0) {
-		unsigned off = (unsigned)(it->pos & 7);
-		unsigned room = 8 - off;
-		unsigned take = nbits < room ? nbits : room;
-		uint8_t byte = it->p[it->pos >> 3];
-		uint64_t bits = (uint64_t)(byte >> (room - take)) & ((1u << take) - 1);
-		v = (v << take) | bits;
-		it->pos += take;
-		nbits -= take;
+	return w << (it->pos & 7);
+}
+
+/* The next n (1..64) bits; the caller checks pos against nbits afterwards. */
+static inline uint64_t take_bits(struct ml_chunk_it *it, unsigned n)
+{
+	uint64_t w = window_at(it);
+	if (n <= 56) {
+		it->pos += n;
+		return w >> (64 - n);
 	}
-	return v;
+	uint64_t hi = w >> 32;
+	it->pos += 32;
+	unsigned lo = n - 32;
+	w = window_at(it);
+	it->pos += lo;
+	return (hi << lo) | (w >> (64 - lo));
 }
 
 /* Sign-extends the low n bits of v. */
-static int64_t sext(uint64_t v, unsigned n)
+static inline int64_t sext(uint64_t v, unsigned n)
 {
 	uint64_t m = 1ULL << (n - 1);
 	return (int64_t)((v ^ m) - m);
+}
+
+/* Decodes the next sample into it->t and it->vbits; false when the stream is malformed. */
+static inline bool step(struct ml_chunk_it *it)
+{
+	if (it->i == 0) {
+		it->t = (int64_t)take_bits(it, 64);
+		it->vbits = take_bits(it, 64);
+		it->t_delta = 0;
+		return it->pos <= it->nbits;
+	}
+	/* Timestamp: the control bits ('0', '10', '110', '1110', '1111') are the leading ones. */
+	uint64_t w = window_at(it);
+	unsigned ones = w == ~0ULL ? 64 : (unsigned)__builtin_clzll(~w);
+	int64_t dod;
+	switch (ones) {
+	case 0:
+		it->pos += 1;
+		dod = 0;
+		break;
+	case 1:
+		it->pos += 2 + 14;
+		dod = sext((w << 2) >> (64 - 14), 14);
+		break;
+	case 2:
+		it->pos += 3 + 17;
+		dod = sext((w << 3) >> (64 - 17), 17);
+		break;
+	case 3:
+		it->pos += 4 + 20;
+		dod = sext((w << 4) >> (64 - 20), 20);
+		break;
+	default:
+		it->pos += 4;
+		dod = (int64_t)take_bits(it, 64);
+		break;
+	}
+	uint64_t delta = (uint64_t)it->t_delta + (uint64_t)dod;
+	it->t = (int64_t)((uint64_t)it->t + delta);
+	it->t_delta = (int64_t)delta;
+	/* Value: '0', '10' (the previous window) or '11' + 5b leading + 6b length. */
+	w = window_at(it);
+	if ((w >> 63) == 0) {
+		it->pos += 1;
+	} else {
+		if (((w >> 62) & 1) != 0) {
+			it->lead = (uint8_t)((w >> 57) & 31);
+			unsigned sig = (unsigned)((w >> 51) & 63);
+			if (sig == 0)
+				sig = 64;
+			if (it->lead + sig > 64)
+				return false;
+			it->trail = (uint8_t)(64 - it->lead - sig);
+			it->pos += 13;
+		} else {
+			if (it->i == 1) /* a window reference needs a window */
+				return false;
+			it->pos += 2;
+		}
+		unsigned sig = 64u - it->lead - it->trail;
+		it->vbits ^= take_bits(it, sig) << it->trail;
+	}
+	return it->pos <= it->nbits;
 }
 
 int ml_chunk_it_next(struct ml_chunk_it *it, int64_t *t, double *v)
@@ -209,50 +298,35 @@ int ml_chunk_it_next(struct ml_chunk_it *it, int64_t *t, double *v)
 		return ML_ECORRUPT;
 	if (it->i >= it->count)
 		return 0;
-	if (it->i == 0) {
-		it->t = (int64_t)get_bits(it, 64);
-		it->vbits = get_bits(it, 64);
-		it->t_delta = 0;
-	} else {
-		int64_t dod;
-		if (get_bits(it, 1) == 0)
-			dod = 0;
-		else if (get_bits(it, 1) == 0)
-			dod = sext(get_bits(it, 14), 14);
-		else if (get_bits(it, 1) == 0)
-			dod = sext(get_bits(it, 17), 17);
-		else if (get_bits(it, 1) == 0)
-			dod = sext(get_bits(it, 20), 20);
-		else
-			dod = (int64_t)get_bits(it, 64);
-		uint64_t delta = (uint64_t)it->t_delta + (uint64_t)dod;
-		it->t = (int64_t)((uint64_t)it->t + delta);
-		it->t_delta = (int64_t)delta;
-		if (get_bits(it, 1) != 0) {
-			if (get_bits(it, 1) != 0) {
-				it->lead = (uint8_t)get_bits(it, 5);
-				unsigned sig = (unsigned)get_bits(it, 6);
-				if (sig == 0)
-					sig = 64;
-				if (it->lead + sig > 64) {
-					it->bad = true;
-					return ML_ECORRUPT;
-				}
-				it->trail = (uint8_t)(64 - it->lead - sig);
-			} else if (it->i == 1) {
-				/* a window reference needs a window */
-				it->bad = true;
-				return ML_ECORRUPT;
-			}
-			unsigned sig = 64u - it->lead - it->trail;
-			uint64_t x = get_bits(it, sig);
-			it->vbits ^= x << it->trail;
-		}
-	}
-	if (it->bad)
+	if (!step(it)) {
+		it->bad = true;
 		return ML_ECORRUPT;
+	}
 	it->i++;
 	*t = it->t;
 	*v = b2f(it->vbits);
 	return 1;
+}
+
+int ml_chunk_decode(const uint8_t *p, size_t n, int64_t mint, int64_t maxt, struct ml_sample *out,
+                    size_t *n_out)
+{
+	struct ml_chunk_it it;
+	size_t k = 0;
+	*n_out = 0;
+	if (ml_chunk_it_init(&it, p, n) != 0)
+		return ML_ECORRUPT;
+	for (; it.i < it.count; it.i++) {
+		if (!step(&it))
+			return ML_ECORRUPT;
+		if (it.t > maxt)
+			break;
+		if (it.t >= mint) {
+			out[k].t_ms = it.t;
+			out[k].v = b2f(it.vbits);
+			k++;
+		}
+	}
+	*n_out = k;
+	return 0;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "model/sample.h"
 
 #define ML_CHUNK_MAX_SAMPLES 65535
 
@@ -72,5 +73,12 @@ int ml_chunk_it_init(struct ml_chunk_it *it, const uint8_t *p, size_t n);
 static inline uint16_t ml_chunk_it_count(const struct ml_chunk_it *it) { return it->count; }
 /* 1 and the next sample, 0 at the end, ML_ECORRUPT on malformed data. */
 int ml_chunk_it_next(struct ml_chunk_it *it, int64_t *t, double *v);
+/*
+ * Decodes the samples with mint <= t <= maxt of the chunk (p, n) into out,
+ * which has room for the chunk's count (the be16 at p), and stops at the
+ * first sample after maxt. 0 with *n_out set, or ML_ECORRUPT.
+ */
+int ml_chunk_decode(const uint8_t *p, size_t n, int64_t mint, int64_t maxt, struct ml_sample *out,
+                    size_t *n_out);
 
 #endif

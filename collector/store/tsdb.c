@@ -48,33 +48,43 @@ static double b2f(uint64_t b)
 
 /* --- stored chunk values -------------------------------------------------- */
 
-static int decode_gorilla(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
-			  int (*fn)(void *ctx, int64_t t, double v), void *ctx)
+/* Room for more samples after the *ns in *s. */
+static int reserve(struct ml_sample **s, size_t *ns, size_t *cap, size_t more)
 {
-	struct ml_chunk_it it;
-	int64_t t;
-	double v;
-	int rc;
-	if (ml_chunk_it_init(&it, p, n) != 0)
+	if (*cap - *ns >= more)
+		return 0;
+	size_t nc = *cap ? *cap : 256;
+	while (nc - *ns < more)
+		nc *= 2;
+	struct ml_sample *g = ml_realloc(*s, nc * sizeof(*g));
+	if (g == NULL)
+		return ML_ENOMEM;
+	*s = g;
+	*cap = nc;
+	return 0;
+}
+
+int ml_tsdb_decode_chunk(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
+			 struct ml_sample **s, size_t *ns, size_t *cap)
+{
+	size_t got;
+	if (n < 2)
 		return ML_ECORRUPT;
-	while ((rc = ml_chunk_it_next(&it, &t, &v)) == 1) {
-		if (t > maxt)
-			break;
-		if (t >= mint && (rc = fn(ctx, t, v)) != 0)
-			return rc;
-	}
-	return rc < 0 ? rc : 0;
+	int rc = reserve(s, ns, cap, (size_t)(p[0] << 8 | p[1]));
+	if (rc == 0 && (rc = ml_chunk_decode(p, n, mint, maxt, *s + *ns, &got)) == 0)
+		*ns += got;
+	return rc;
 }
 
 int ml_tsdb_decode_value(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
-			 int (*fn)(void *ctx, int64_t t, double v), void *ctx)
+			 struct ml_sample **s, size_t *ns, size_t *cap)
 {
 	uint8_t *raw = NULL;
 	int rc = ML_ECORRUPT;
 	if (n < 9)
 		goto fail;
 	if (p[0] == ML_TSDB_CHUNK_RAW) {
-		rc = decode_gorilla(p + 9, n - 9, mint, maxt, fn, ctx);
+		rc = ml_tsdb_decode_chunk(p + 9, n - 9, mint, maxt, s, ns, cap);
 	} else if (p[0] == ML_TSDB_CHUNK_ZSTD) {
 		struct ml_reader r = ml_reader_make(p + 9, n - 9);
 		uint64_t count = ml_read_uvarint(&r);
@@ -97,7 +107,7 @@ int ml_tsdb_decode_value(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
 			const uint8_t *cp = ml_read_bytes(&cr, len);
 			if (cr.bad || cp == NULL)
 				goto fail;
-			if ((rc = decode_gorilla(cp, len, mint, maxt, fn, ctx)) != 0)
+			if ((rc = ml_tsdb_decode_chunk(cp, len, mint, maxt, s, ns, cap)) != 0)
 				goto fail;
 		}
 		rc = 0;

@@ -99,9 +99,14 @@ size_t ml_head_series_bytes(const struct ml_hseries *s);
 /* Rebuilds the writer fields from committed state after a failed write (writer thread). */
 void ml_tsdb_resync_if_needed(struct ml_tsdb *db);
 
-/* Decodes a stored chunk value, calling fn for each sample in [mint, maxt]. */
+/*
+ * Appends the samples in [mint, maxt] of a stored chunk value (or, _chunk, of
+ * one Gorilla chunk) to the growable array *s of *ns samples, capacity *cap.
+ */
 int ml_tsdb_decode_value(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
-			 int (*fn)(void *ctx, int64_t t, double v), void *ctx);
+			 struct ml_sample **s, size_t *ns, size_t *cap);
+int ml_tsdb_decode_chunk(const uint8_t *p, size_t n, int64_t mint, int64_t maxt,
+			 struct ml_sample **s, size_t *ns, size_t *cap);
 /* The newest persisted sample time of sid, INT64_MIN if none. */
 int ml_tsdb_persisted_maxt(MDB_txn *txn, MDB_dbi chunks, uint64_t sid, int64_t *out);
 

@@ -145,23 +145,6 @@ int ml_tsdb_select(struct ml_tsdb *db, struct ml_matcher *const *matchers, size_
 	return select_any(db, matchers, n, mint, maxt, hints, out, err);
 }
 
-static int push(void *ctx, int64_t t, double v)
-{
-	struct ml_tsdb_series_set *set = ctx;
-	if (set->ns == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 256;
-		struct ml_sample *p = ml_realloc(set->s, cap * sizeof(*p));
-		if (p == NULL)
-			return ML_ENOMEM;
-		set->s = p;
-		set->cap = cap;
-	}
-	set->s[set->ns].t_ms = t;
-	set->s[set->ns].v = v;
-	set->ns++;
-	return 0;
-}
-
 static int cmp_sample(const void *a, const void *b)
 {
 	const struct ml_sample *x = a, *y = b;
@@ -181,23 +164,9 @@ static int read_head(struct ml_tsdb_series_set *set, uint64_t sid, bool count_on
 		*any = true;
 		if (count_only)
 			break;
-		struct ml_chunk_it it;
 		size_t len;
 		const uint8_t *p = ml_chunk_enc_bytes(&c->enc, &len);
-		int64_t t;
-		double v;
-		if (ml_chunk_it_init(&it, p, len) != 0) {
-			rc = ML_ECORRUPT;
-			break;
-		}
-		while ((rc = ml_chunk_it_next(&it, &t, &v)) == 1) {
-			if (t > set->maxt)
-				break;
-			if (t >= set->mint && (rc = push(set, t, v)) != 0)
-				break;
-		}
-		if (rc > 0)
-			rc = 0;
+		rc = ml_tsdb_decode_chunk(p, len, set->mint, set->maxt, &set->s, &set->ns, &set->cap);
 	}
 	pthread_rwlock_unlock(&db->lock);
 	return rc;
@@ -236,8 +205,8 @@ static int read_chunks(struct ml_tsdb_series_set *set, uint64_t sid, bool count_
 			*any = true;
 			if (count_only)
 				break;
-			if ((rc = ml_tsdb_decode_value(val.mv_data, val.mv_size, set->mint, set->maxt, push,
-						       set)) != 0)
+			if ((rc = ml_tsdb_decode_value(val.mv_data, val.mv_size, set->mint, set->maxt,
+						       &set->s, &set->ns, &set->cap)) != 0)
 				goto fail;
 		}
 		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT);

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -47,6 +48,23 @@ static size_t roundtrip(const int64_t *ts, const double *vs, size_t n)
 	int64_t t;
 	double v;
 	cr_assert_eq(ml_chunk_it_next(&it, &t, &v), 0);
+	/* The bulk decoder: everything, then the middle third by time. */
+	struct ml_sample *out = calloc(n ? n : 1, sizeof(*out));
+	size_t got;
+	cr_assert_eq(ml_chunk_decode(p, len, INT64_MIN, INT64_MAX, out, &got), 0);
+	cr_assert_eq(got, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(out[i].t_ms, ts[i], "bulk sample %zu", i);
+		cr_assert_eq(bits(out[i].v), bits(vs[i]), "bulk sample %zu: value bits differ", i);
+	}
+	if (n >= 3) {
+		size_t lo = n / 3, hi = 2 * n / 3;
+		cr_assert_eq(ml_chunk_decode(p, len, ts[lo], ts[hi], out, &got), 0);
+		cr_assert_eq(got, hi - lo + 1);
+		cr_assert_eq(out[0].t_ms, ts[lo]);
+		cr_assert_eq(out[got - 1].t_ms, ts[hi]);
+	}
+	free(out);
 	ml_chunk_enc_free(&e);
 	return len;
 }
@@ -140,4 +158,68 @@ Test(chunk, truncated_input_is_corrupt_not_a_crash)
 		cr_assert(rc == ML_ECORRUPT, "cut at %zu: rc %d after %d samples", cut, rc, n);
 	}
 	ml_chunk_enc_free(&e);
+}
+
+Test(chunk, bulk_decoder_rejects_truncation)
+{
+	struct ml_chunk_enc e;
+	ml_chunk_enc_init(&e);
+	for (int i = 0; i < 50; i++)
+		ml_chunk_enc_append(&e, i * 1000 + (i * i) % 17, i * 1.5);
+	size_t len, got;
+	const uint8_t *p = ml_chunk_enc_bytes(&e, &len);
+	struct ml_sample out[50];
+	for (size_t cut = 0; cut < len; cut++)
+		cr_assert_eq(ml_chunk_decode(p, cut, INT64_MIN, INT64_MAX, out, &got), ML_ECORRUPT,
+		             "cut at %zu", cut);
+	ml_chunk_enc_free(&e);
+}
+
+/*
+ * Damaged chunks: both decoders give the same samples up to the damage and
+ * then the same verdict, and never read outside the bytes (ASan run).
+ */
+Test(chunk, damaged_chunks_decode_alike)
+{
+	uint64_t seed = 42;
+	for (int round = 0; round < 2000; round++) {
+		struct ml_chunk_enc e;
+		ml_chunk_enc_init(&e);
+		int n = 1 + round % 120;
+		for (int i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			double v = round % 3 == 0 ? (double)(seed >> 40) : fromb(seed) ;
+			ml_chunk_enc_append(&e, (int64_t)i * 15000 + (int64_t)(seed % 7), v);
+		}
+		size_t len;
+		const uint8_t *p0 = ml_chunk_enc_bytes(&e, &len);
+		uint8_t *p = malloc(len);
+		memcpy(p, p0, len);
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		if (len > 2)
+			p[2 + (seed >> 33) % (len - 2)] ^= (uint8_t)(1u << ((seed >> 20) % 8));
+		struct ml_sample *out = calloc(65535, sizeof(*out));
+		size_t got;
+		int rb = ml_chunk_decode(p, len, INT64_MIN, INT64_MAX, out, &got);
+		struct ml_chunk_it it;
+		cr_assert_eq(ml_chunk_it_init(&it, p, len), 0);
+		int64_t t;
+		double v;
+		size_t k = 0;
+		int ri;
+		while ((ri = ml_chunk_it_next(&it, &t, &v)) == 1) {
+			if (rb == 0) {
+				cr_assert(k < got, "round %d: more samples one by one", round);
+				cr_assert_eq(out[k].t_ms, t, "round %d sample %zu", round, k);
+				cr_assert_eq(bits(out[k].v), bits(v), "round %d sample %zu", round, k);
+			}
+			k++;
+		}
+		cr_assert_eq(ri == 0 ? 0 : ML_ECORRUPT, rb, "round %d: %d against %d", round, ri, rb);
+		if (rb == 0)
+			cr_assert_eq(k, got, "round %d", round);
+		free(out);
+		free(p);
+		ml_chunk_enc_free(&e);
+	}
 }
