@@ -76,6 +76,13 @@ struct window {
 	double arg;  /* the scalar argument (quantile_over_time's q, predict_linear's t) */
 	double arg2; /* holt_winters' tf */
 	struct ev *ev;
+	/*
+	 * Counter functions: the value before each reset inside the window
+	 * (s[j - 1].v for every j > 0 with s[j].v < s[j - 1].v), in order; NULL
+	 * when not worked out (then the samples are scanned).
+	 */
+	const double *resets;
+	size_t n_resets;
 };
 
 typedef int (*range_fn)(const struct window *w, double *out, bool *ok);
@@ -87,7 +94,11 @@ static int extrapolated_rate(const struct window *w, double *out, bool *ok, bool
 	if (n < 2)
 		return 0;
 	double result = s[n - 1].v - s[0].v;
-	if (counter) {
+	if (counter && w->resets != NULL) {
+		/* The same additions in the same order as the scan below. */
+		for (size_t i = 0; i < w->n_resets; i++)
+			result += w->resets[i];
+	} else if (counter) {
 		double last = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (s[i].v < last)
@@ -393,6 +404,10 @@ struct call_ctx {
 	struct hmap hq; /* histogram_quantile: signature -> bucket set */
 	struct hq_set *sets;
 	size_t nsets, capsets;
+	/* rate/increase: the series' resets (index, value before), rs_cap each */
+	size_t *rs_at;
+	double *rs_val;
+	size_t rs_cap;
 };
 
 typedef int (*inst_fn)(struct ev *ev, struct call_ctx *c, struct ev_vector *in, int64_t t,
@@ -1157,8 +1172,28 @@ static int range_series(struct ev *ev, struct call_ctx *c, struct ev_matrix *arg
 	struct window w = {0};
 	w.ev = ev;
 	w.range = range;
-	size_t lo = 0, hi = 0, step = 0;
+	size_t lo = 0, hi = 0, step = 0, nr = 0, r0 = 0, r1 = 0;
 	*np = 0;
+	if (c->f->range == f_rate || c->f->range == f_increase) {
+		/* Each window adds the values before its resets: find them once per series. */
+		if (c->rs_cap < n) {
+			size_t *idx = ml_realloc(c->rs_at, n * sizeof(*idx));
+			if (idx != NULL)
+				c->rs_at = idx;
+			double *val = ml_realloc(c->rs_val, n * sizeof(*val));
+			if (val != NULL)
+				c->rs_val = val;
+			if (idx == NULL || val == NULL)
+				return ev_oom(ev);
+			c->rs_cap = n;
+		}
+		for (size_t j = 1; j < n; j++)
+			if (s[j].v < s[j - 1].v) {
+				c->rs_at[nr] = j;
+				c->rs_val[nr++] = s[j - 1].v;
+			}
+		w.resets = c->rs_val; /* n_resets 0 until a window has some */
+	}
 	for (int64_t t = ev->start; t <= ev->end; t += ev->interval, step++) {
 		int64_t maxt = ev_ref_time(ev, at, at_ms, offset, t);
 		int64_t mint = maxt - range;
@@ -1173,6 +1208,17 @@ static int range_series(struct ev *ev, struct call_ctx *c, struct ev_matrix *arg
 			return ev_add_samples(ev, (int64_t)(hi - lo));
 		w.s = s + lo;
 		w.n = hi - lo;
+		if (w.resets != NULL) {
+			/* The resets j with lo < j < hi. */
+			while (r0 < nr && c->rs_at[r0] <= lo)
+				r0++;
+			if (r1 < r0)
+				r1 = r0;
+			while (r1 < nr && c->rs_at[r1] < hi)
+				r1++;
+			w.resets = c->rs_val + r0;
+			w.n_resets = r1 - r0;
+		}
 		w.t = t;
 		w.mint = mint;
 		w.maxt = maxt;
@@ -1371,6 +1417,8 @@ static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_ma
 
 static void call_ctx_free(struct call_ctx *c)
 {
+	ml_free(c->rs_at);
+	ml_free(c->rs_val);
 	lcache_free(&c->dmn);
 	lb_free(&c->lb);
 	hmap_free(&c->hq);
