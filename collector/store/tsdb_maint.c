@@ -303,7 +303,8 @@ static int compress_group(MDB_txn *txn, struct ml_tsdb *db, const uint8_t (*keys
 		rc = ML_ENOMEM;
 		goto fail;
 	}
-	size_t zn = ZSTD_compress(dst, bound, raw->data, raw->len, db->opt.zstd_level);
+	/* db->zc: this runs on the writer thread, as the WAL appends do. */
+	size_t zn = ZSTD_compressCCtx(db->zc, dst, bound, raw->data, raw->len, db->opt.zstd_level);
 	if (ZSTD_isError(zn)) {
 		rc = ML_EIO;
 		goto fail;

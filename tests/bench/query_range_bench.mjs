@@ -296,6 +296,9 @@ async function main() {
       const a = await post(m.url, '/api/v1/write', body, hdr);
       if (a.status >= 300) throw new Error(`meshlens write: ${a.status} ${a.text.slice(0, 300)}`);
     }
+    console.log(`# RSS after ingest, MiB: ${fmtMem(rssMiB(m.child.pid))}`);
+    await sleep(Number(process.env.DATA_WAIT_MS ?? 12000));
+    console.log(`# RSS 12 s later, MiB: ${fmtMem(rssMiB(m.child.pid))}`);
     await m.stop();
     console.log(`# data in ${DATA_ONLY}: start=${startS} end=${endS}`);
     return;
