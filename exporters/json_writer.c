@@ -2,6 +2,7 @@
  * json_writer.c - JSON escaping and number formatting; see json_writer.h.
  */
 #include "exporters/json_writer.h"
+#include "core/fmtfloat.h"
 #include "model/labels.h"
 
 #include <inttypes.h>
@@ -70,11 +71,10 @@ void ml_json_i64(struct ml_buf *b, int64_t v)
 
 void ml_shortest_g(double v, char *out, size_t n)
 {
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(out, n, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			break;
-	}
+	struct ml_buf b = ML_BUF_INIT;
+	ml_float_put(&b, v, -4, 0);
+	snprintf(out, n, "%.*s", ml_buf_ok(&b) ? (int)b.len : 0, b.data ? (const char *)b.data : "");
+	ml_buf_free(&b);
 }
 
 void ml_json_double(struct ml_buf *b, double v)

@@ -4,6 +4,7 @@
  */
 #include "query/promql_ast.h"
 #include "core/alloc.h"
+#include "core/fmtfloat.h"
 #include "query/promql_functions.h"
 #include "query/promql_parse.h"
 
@@ -105,28 +106,7 @@ void ml_format_go_float(double v, struct ml_buf *out)
 	 * shortest digits that read back as v, in exponent form when the decimal
 	 * exponent is < -4 or >= 6 ("1e+06", "1.5e-05"), else plain ("123456").
 	 */
-	char digits[32];
-	int prec;
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(digits, sizeof(digits), "%.*e", prec - 1, v);
-		if (strtod(digits, NULL) == v)
-			break;
-	}
-	/* digits is d.ddde±XX with prec significant digits. */
-	char *e = strchr(digits, 'e');
-	int exp = atoi(e + 1);
-	int eprec = 6;
-	if (exp < -4 || exp >= eprec) {
-		/* mantissa without trailing zeros, exponent with at least two digits */
-		*e = '\0';
-		ml_buf_puts(out, digits);
-		ml_buf_printf(out, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-		return;
-	}
-	int decimals = prec - 1 - exp;
-	if (decimals < 0)
-		decimals = 0;
-	ml_buf_printf(out, "%.*f", decimals, v);
+	ml_float_put(out, v, -4, 6);
 }
 
 /* Go's %q of a string: double quotes, \" \\ and control bytes escaped. */

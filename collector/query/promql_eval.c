@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/fmtfloat.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "query/matcher.h"
@@ -581,18 +582,10 @@ void ev_format_float_f(double v, char *buf, size_t n)
 		return;
 	}
 	/* The shortest digits that read back as v, printed without an exponent. */
-	char digits[40];
-	int prec;
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(digits, sizeof(digits), "%.*e", prec - 1, v);
-		if (strtod(digits, NULL) == v)
-			break;
-	}
-	int exp = atoi(strchr(digits, 'e') + 1);
-	int decimals = prec - 1 - exp;
-	if (decimals < 0)
-		decimals = 0;
-	snprintf(buf, n, "%.*f", decimals, v);
+	struct ml_buf b = ML_BUF_INIT;
+	ml_float_put(&b, v, ML_FLOAT_PLAIN);
+	snprintf(buf, n, "%.*s", ml_buf_ok(&b) ? (int)b.len : 0, b.data ? (const char *)b.data : "");
+	ml_buf_free(&b);
 }
 
 /* ---- selecting series ---------------------------------------------------------- */
