@@ -820,7 +820,7 @@ void ml_prom_format_query(const struct ml_http_request *req, struct ml_http_resp
 		bad_data(resp, msg);
 		return;
 	}
-	ml_promql_format(e->root, &out);
+	ml_promql_pretty(e->root, &out);
 	begin_success(resp);
 	ml_json_str(&resp->body, out.data ? (const char *)out.data : "", out.len);
 	end_success(resp);

@@ -208,6 +208,52 @@ static void selector_body(const struct ml_node *n, struct ml_buf *out)
 	ml_free(texts);
 }
 
+/* A subquery's "[range:step]", then @ and offset. */
+static void subquery_suffix(const struct ml_node *n, struct ml_buf *out)
+{
+	ml_buf_putc(out, '[');
+	ml_promql_format_duration(n->u.sq.range_ms, out);
+	ml_buf_putc(out, ':');
+	if (n->u.sq.step_ms > 0)
+		ml_promql_format_duration(n->u.sq.step_ms, out);
+	ml_buf_putc(out, ']');
+	at_offset(n->u.sq.at, n->u.sq.at_ms, n->u.sq.offset_ms, out);
+}
+
+/* A binary operator with bool and its vector matching: "+ on (a) group_left (b)". */
+static void binary_op(const struct ml_node *n, struct ml_buf *out)
+{
+	ml_buf_puts(out, ml_op_name(n->u.binary.op));
+	if (n->u.binary.return_bool)
+		ml_buf_puts(out, " bool");
+	const struct ml_vector_matching *vm = n->u.binary.matching;
+	if (vm != NULL && (vm->labels.n > 0 || vm->on)) {
+		ml_buf_puts(out, vm->on ? " on (" : " ignoring (");
+		str_list(&vm->labels, out);
+		ml_buf_putc(out, ')');
+		if (vm->card == ML_CARD_MANY_TO_ONE || vm->card == ML_CARD_ONE_TO_MANY) {
+			ml_buf_puts(out, vm->card == ML_CARD_MANY_TO_ONE ? " group_left (" : " group_right (");
+			str_list(&vm->include, out);
+			ml_buf_putc(out, ')');
+		}
+	}
+}
+
+/* An aggregation's operator and grouping: "sum", "sum by (a) ", "sum without (a) ". */
+static void agg_op(const struct ml_node *n, struct ml_buf *out)
+{
+	ml_buf_puts(out, ml_op_name(n->u.agg.op));
+	if (n->u.agg.without) {
+		ml_buf_puts(out, " without (");
+		str_list(&n->u.agg.grouping, out);
+		ml_buf_puts(out, ") ");
+	} else if (n->u.agg.grouping.n > 0) {
+		ml_buf_puts(out, " by (");
+		str_list(&n->u.agg.grouping, out);
+		ml_buf_puts(out, ") ");
+	}
+}
+
 void ml_promql_format(const struct ml_node *n, struct ml_buf *out)
 {
 	switch (n->kind) {
@@ -232,13 +278,7 @@ void ml_promql_format(const struct ml_node *n, struct ml_buf *out)
 	}
 	case ML_NODE_SUBQUERY:
 		ml_promql_format(n->u.sq.expr, out);
-		ml_buf_putc(out, '[');
-		ml_promql_format_duration(n->u.sq.range_ms, out);
-		ml_buf_putc(out, ':');
-		if (n->u.sq.step_ms > 0)
-			ml_promql_format_duration(n->u.sq.step_ms, out);
-		ml_buf_putc(out, ']');
-		at_offset(n->u.sq.at, n->u.sq.at_ms, n->u.sq.offset_ms, out);
+		subquery_suffix(n, out);
 		break;
 	case ML_NODE_PAREN:
 		ml_buf_putc(out, '(');
@@ -252,36 +292,13 @@ void ml_promql_format(const struct ml_node *n, struct ml_buf *out)
 	case ML_NODE_BINARY: {
 		ml_promql_format(n->u.binary.lhs, out);
 		ml_buf_putc(out, ' ');
-		ml_buf_puts(out, ml_op_name(n->u.binary.op));
-		if (n->u.binary.return_bool)
-			ml_buf_puts(out, " bool");
-		const struct ml_vector_matching *vm = n->u.binary.matching;
-		if (vm != NULL && (vm->labels.n > 0 || vm->on)) {
-			ml_buf_puts(out, vm->on ? " on (" : " ignoring (");
-			str_list(&vm->labels, out);
-			ml_buf_putc(out, ')');
-			if (vm->card == ML_CARD_MANY_TO_ONE || vm->card == ML_CARD_ONE_TO_MANY) {
-				ml_buf_puts(out, vm->card == ML_CARD_MANY_TO_ONE ? " group_left ("
-										  : " group_right (");
-				str_list(&vm->include, out);
-				ml_buf_putc(out, ')');
-			}
-		}
+		binary_op(n, out);
 		ml_buf_putc(out, ' ');
 		ml_promql_format(n->u.binary.rhs, out);
 		break;
 	}
 	case ML_NODE_AGGREGATE:
-		ml_buf_puts(out, ml_op_name(n->u.agg.op));
-		if (n->u.agg.without) {
-			ml_buf_puts(out, " without (");
-			str_list(&n->u.agg.grouping, out);
-			ml_buf_puts(out, ") ");
-		} else if (n->u.agg.grouping.n > 0) {
-			ml_buf_puts(out, " by (");
-			str_list(&n->u.agg.grouping, out);
-			ml_buf_puts(out, ") ");
-		}
+		agg_op(n, out);
 		ml_buf_putc(out, '(');
 		if (n->u.agg.param != NULL) {
 			ml_promql_format(n->u.agg.param, out);
@@ -303,4 +320,119 @@ void ml_promql_format(const struct ml_node *n, struct ml_buf *out)
 	default:
 		break;
 	}
+}
+
+/* ---- the prettifier (format_query) ---------------------------------------------
+ *
+ * Prometheus 2.42's Node.Pretty: a node whose one-line text is longer than 100
+ * characters is split, its children one level deeper (two spaces a level),
+ * each of them split only if it is itself too long. Selectors and literals are
+ * never split; a subquery that fits is printed without its indent, as
+ * Prometheus does.
+ */
+
+#define PRETTY_MAX_LINE 100
+
+static bool needs_split(const struct ml_node *n)
+{
+	struct ml_buf b = ML_BUF_INIT;
+	ml_promql_format(n, &b);
+	bool split = b.len > PRETTY_MAX_LINE;
+	ml_buf_free(&b);
+	return split;
+}
+
+static void indent(int level, struct ml_buf *out)
+{
+	for (int i = 0; i < level; i++)
+		ml_buf_puts(out, "  ");
+}
+
+static void pretty(const struct ml_node *n, int level, struct ml_buf *out)
+{
+	switch (n->kind) {
+	case ML_NODE_SUBQUERY:
+		if (!needs_split(n)) {
+			ml_promql_format(n, out);
+			return;
+		}
+		pretty(n->u.sq.expr, level, out);
+		subquery_suffix(n, out);
+		return;
+	case ML_NODE_UNARY: {
+		/* The operand at the same level, its surrounding white space trimmed. */
+		struct ml_buf child = ML_BUF_INIT;
+		pretty(n->u.unary.expr, level, &child);
+		size_t a = 0, b = child.len;
+		while (a < b && (child.data[a] == ' ' || child.data[a] == '\n'))
+			a++;
+		while (b > a && (child.data[b - 1] == ' ' || child.data[b - 1] == '\n'))
+			b--;
+		indent(level, out);
+		ml_buf_puts(out, ml_op_name(n->u.unary.op));
+		ml_buf_append(out, child.data + a, b - a);
+		ml_buf_free(&child);
+		return;
+	}
+	case ML_NODE_BINARY:
+		if (!needs_split(n))
+			break;
+		/* No indent of its own: the operands carry theirs. */
+		pretty(n->u.binary.lhs, level + 1, out);
+		ml_buf_putc(out, '\n');
+		indent(level, out);
+		binary_op(n, out);
+		ml_buf_putc(out, '\n');
+		pretty(n->u.binary.rhs, level + 1, out);
+		return;
+	case ML_NODE_AGGREGATE:
+		if (!needs_split(n))
+			break;
+		indent(level, out);
+		agg_op(n, out);
+		ml_buf_puts(out, "(\n");
+		if (n->u.agg.param != NULL) {
+			pretty(n->u.agg.param, level + 1, out);
+			ml_buf_puts(out, ",\n");
+		}
+		pretty(n->u.agg.expr, level + 1, out);
+		ml_buf_putc(out, '\n');
+		indent(level, out);
+		ml_buf_putc(out, ')');
+		return;
+	case ML_NODE_CALL:
+		if (!needs_split(n))
+			break;
+		indent(level, out);
+		ml_buf_puts(out, n->u.call.func->name);
+		ml_buf_puts(out, "(\n");
+		for (size_t i = 0; i < n->u.call.n_args; i++) {
+			if (i)
+				ml_buf_puts(out, ",\n");
+			pretty(n->u.call.args[i], level + 1, out);
+		}
+		ml_buf_putc(out, '\n');
+		indent(level, out);
+		ml_buf_putc(out, ')');
+		return;
+	case ML_NODE_PAREN:
+		if (!needs_split(n))
+			break;
+		indent(level, out);
+		ml_buf_puts(out, "(\n");
+		pretty(n->u.paren, level + 1, out);
+		ml_buf_putc(out, '\n');
+		indent(level, out);
+		ml_buf_putc(out, ')');
+		return;
+	default:
+		break;
+	}
+	indent(level, out);
+	ml_promql_format(n, out);
+}
+
+void ml_promql_pretty(const struct ml_node *n, struct ml_buf *out)
+{
+	pretty(n, 0, out);
 }

@@ -31,8 +31,10 @@ struct ml_promql_expr {
 struct ml_promql_expr *ml_promql_parse(const char *q, size_t n, struct ml_err *err);
 void ml_promql_expr_destroy(struct ml_promql_expr *e);
 
-/* Prints the tree as Prometheus's String() does (what /api/v1/format_query returns). */
+/* Prints the tree on one line as Prometheus's String() does. */
 void ml_promql_format(const struct ml_node *n, struct ml_buf *out);
+/* Prints it split over lines as Prometheus's prettifier does (what /api/v1/format_query returns). */
+void ml_promql_pretty(const struct ml_node *n, struct ml_buf *out);
 
 /* Prometheus's duration text for ms ("1h30m", "5m", "1d", "500ms"; "0s" for 0). */
 void ml_promql_format_duration(int64_t ms, struct ml_buf *out);

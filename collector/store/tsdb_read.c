@@ -36,6 +36,9 @@ struct ml_tsdb_series_set {
 	size_t ns, cap;
 	struct ml_sample *tmp; /* merge buffer, tmp_cap samples */
 	size_t tmp_cap;
+	/* A read transaction and cursor on chunks, reset between series and renewed. */
+	MDB_txn *txn;
+	MDB_cursor *cursor;
 };
 
 const struct ml_sample *ml_sample_it_seek(struct ml_sample_it *it, int64_t t)
@@ -67,6 +70,9 @@ void ml_tsdb_series_set_free(struct ml_tsdb_series_set *set)
 	ml_free(set->e);
 	ml_free(set->s);
 	ml_free(set->tmp);
+	if (set->cursor != NULL)
+		mdb_cursor_close(set->cursor);
+	ml_store_read_end(set->txn);
 	ml_free(set);
 }
 
@@ -172,20 +178,41 @@ static int read_head(struct ml_tsdb_series_set *set, uint64_t sid, bool count_on
 	return rc;
 }
 
+/*
+ * A snapshot begun after the series' head was read (see the file comment):
+ * the set's transaction renewed, so a series costs no allocation.
+ */
+static int chunks_cursor(struct ml_tsdb_series_set *set, MDB_cursor **out)
+{
+	int mrc;
+	if (set->txn == NULL) {
+		int rc = ml_store_read_begin(set->db->st, &set->txn);
+		if (rc != 0)
+			return rc;
+		mrc = mdb_cursor_open(set->txn, set->db->dbi_chunks, &set->cursor);
+	} else if ((mrc = mdb_txn_renew(set->txn)) == 0) {
+		mrc = mdb_cursor_renew(set->txn, set->cursor);
+	}
+	if (mrc != 0) {
+		if (set->cursor != NULL)
+			mdb_cursor_close(set->cursor);
+		ml_store_read_end(set->txn);
+		set->cursor = NULL;
+		set->txn = NULL;
+		return ml_store_errcode(mrc);
+	}
+	*out = set->cursor;
+	return 0;
+}
+
 static int read_chunks(struct ml_tsdb_series_set *set, uint64_t sid, bool count_only, bool *any)
 {
-	struct ml_tsdb *db = set->db;
-	MDB_txn *txn = NULL;
 	MDB_cursor *c = NULL;
 	uint8_t k[16];
-	int rc = ml_store_read_begin(db->st, &txn);
+	int rc = chunks_cursor(set, &c);
 	if (rc != 0)
 		return rc;
-	int mrc = mdb_cursor_open(txn, db->dbi_chunks, &c);
-	if (mrc != 0) {
-		rc = ml_store_errcode(mrc);
-		goto fail;
-	}
+	int mrc;
 	ml_be64_put(k, sid);
 	ml_be64_put(k + 8, 0);
 	MDB_val key = {16, k}, val;
@@ -214,9 +241,7 @@ static int read_chunks(struct ml_tsdb_series_set *set, uint64_t sid, bool count_
 	if (mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = ml_store_errcode(mrc);
 fail:
-	if (c)
-		mdb_cursor_close(c);
-	ml_store_read_end(txn);
+	mdb_txn_reset(set->txn);
 	return rc;
 }
 

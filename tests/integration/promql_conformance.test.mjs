@@ -388,6 +388,29 @@ describe('PromQL conformance: meshlens against Prometheus 2.42 on the same data'
     console.log(lines.join('\n'));
     assert.equal(failedQueries.size, 0, `${failedQueries.size} queries differ from Prometheus:\n${lines.join('\n')}`);
   });
+
+  it('formats every query of the corpus as Prometheus does (format_query, split over lines past 100 characters)', async () => {
+    const { queries } = loadQueries();
+    const long = 'istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace="default"}';
+    const extra = [
+      `-sum by (le) (rate(${long}[5m]))`,
+      `-(sum by (le) (rate(${long}[5m])))`,
+      `max_over_time(sum by (le) (rate(${long}[5m]))[30m:1m] offset 5m)`,
+      `sum by (le) (rate(${long}[5m]))[30m:1m] @ 1704070000`,
+      `topk(3, sum by (destination_workload) (rate(${long}[5m])) / ignoring (le) group_left sum(rate(${long}[5m])))`,
+      `label_replace(sum by (le) (rate(${long}[5m])), "x", "$1", "le", "(.*)")`,
+      `((sum(rate(${long}[5m])) > bool 0) or vector(0)) * 100`,
+      `histogram_quantile(0.99, sum without (instance) (rate(${long}[5m]))) > on (destination_workload) group_right (a, b) up`,
+    ];
+    const failures = [];
+    await pool([...queries, ...extra], PARALLEL, async (q) => {
+      const [p, m] = await Promise.all([prom.url, mesh.url].map((base) => query(base, '/api/v1/format_query', { query: q })));
+      const same = p.status === m.status &&
+        (p.body?.status === 'success' ? m.body?.data === p.body.data : m.body?.errorType === p.body?.errorType);
+      if (!same) failures.push(`${q}\n  meshlens:   ${m.status} ${m.text.slice(0, 600)}\n  Prometheus: ${p.status} ${p.text.slice(0, 600)}`);
+    });
+    assert.deepEqual(failures, []);
+  });
 });
 
 // Staleness: OpenMetrics text cannot carry Prometheus's staleness markers, so
