@@ -1,8 +1,8 @@
 // dashboards.test.mjs - the Grafana dashboards and provisioning files of
 // dashboards/grafana/ work against a real meshlens.
 //
-// Grafana cannot run here, so the test sends what Grafana (10-12) would
-// send, as docs/DASHBOARDS.md and REFERENCE's "What Grafana sends" describe:
+// Grafana does not run in the test environment, so the test sends what
+// Grafana (10-12) sends (docs/DASHBOARDS.md, "What the test checks"):
 //   - the provisioning YAML parses and names the two data sources every
 //     dashboard refers to (by uid), at meshlens's default address;
 //   - every dashboard is a well-formed JSON model (unique uid, schema 39,
@@ -14,13 +14,15 @@
 //     (/api/v1/label/<name>/values?match[]=...&start&end) and a value is
 //     chosen from the answer; each panel expression is then interpolated as
 //     Grafana's Prometheus data source does ($__rate_interval, $__interval,
-//     $__range, single values escaped, multi-values as a regex alternation)
-//     and run as /api/v1/query_range by GET and by form POST (the data
-//     source's httpMethod), table panels also as instant queries; Jaeger
-//     panels run their /api/dependencies or /api/traces request;
-//   - every query answers "success", and every panel that the traffic feeds
-//     has data (a non-NaN value), except the few listed in EMPTY_OK, each
-//     with the reason it may be empty.
+//     $__range; a single value as is, "All" as the allValue, several values
+//     as an escaped regex alternation) and run as /api/v1/query_range by GET
+//     and by form POST, table panels also as instant queries; Jaeger panels
+//     run their /api/dependencies or /api/traces request. Each dashboard is
+//     run as it opens and with every value of its multi-value variables;
+//   - every query answers "success", and every panel has data (a non-NaN
+//     value); EMPTY_OK would list a panel allowed to be empty, with why;
+//   - the Jaeger data source's trace-to-metrics links, built from a span
+//     read back through the Jaeger API, give data.
 // The health dashboard reads meshlens_* and process_* series, which reach a
 // Prometheus API only by a scrape of /metrics: the test does that scrape
 // itself and imports those families (as a Prometheus with a keep-relabel
