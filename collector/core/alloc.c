@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static atomic_long fail_after = -1;
@@ -38,6 +39,29 @@ void *ml_calloc(size_t count, size_t size)
 void *ml_realloc(void *p, size_t n)
 {
 	return should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+int ml_grow(void *array_ptr, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : 16;
+	while (nc < need) {
+		if (nc > SIZE_MAX / 2)
+			return -1;
+		nc *= 2;
+	}
+	if (elem != 0 && nc > SIZE_MAX / elem)
+		return -1;
+	void *p;
+	memcpy(&p, array_ptr, sizeof(p));
+	unsigned char *g = ml_realloc(p, nc * elem);
+	if (g == NULL)
+		return -1;
+	memset(g + *cap * elem, 0, (nc - *cap) * elem);
+	memcpy(array_ptr, &g, sizeof(g));
+	*cap = nc;
+	return 0;
 }
 
 void ml_free(void *p)

@@ -281,15 +281,8 @@ static int agg_step(struct ev *ev, void *vctx, struct ev_vector *in, int64_t t,
 		if (slot == NULL)
 			return ev_oom(ev);
 		if (ins) {
-			if (c->ng == c->capg) {
-				size_t cap = c->capg ? c->capg * 2 : 16;
-				struct group *g = ml_realloc(c->g, cap * sizeof(*g));
-				if (g == NULL)
-					return ev_oom(ev);
-				memset(g + c->capg, 0, (cap - c->capg) * sizeof(*g));
-				c->g = g;
-				c->capg = cap;
-			}
+			if (ml_grow(&c->g, &c->capg, c->ng + 1, sizeof(*c->g)) != 0)
+				return ev_oom(ev);
 			*slot = (int64_t)c->ng;
 			struct group *g = &c->g[c->ng++];
 			g->ls = gl;
@@ -407,16 +400,9 @@ static int fold_put(struct ev *ev, void *vctx, const struct ev_series *s)
 	if (slot == NULL)
 		return ev_oom(ev);
 	if (ins) {
-		if (f->ng == f->capg) {
-			size_t cap = f->capg ? f->capg * 2 : 16;
-			struct fgroup *g = ml_realloc(f->g, cap * sizeof(*g));
-			if (g == NULL)
-				return ev_oom(ev);
-			f->g = g;
-			f->capg = cap;
-		}
+		if (ml_grow(&f->g, &f->capg, f->ng + 1, sizeof(*f->g)) != 0)
+			return ev_oom(ev);
 		struct fgroup *g = &f->g[f->ng];
-		memset(g, 0, sizeof(*g));
 		g->first_step = SIZE_MAX;
 		g->acc = ml_calloc(f->steps, sizeof(*g->acc));
 		if (g->acc == NULL)

@@ -802,14 +802,24 @@ done:
 	return rc;
 }
 
+int ev_matrix_sink_init(struct ev *ev, struct ev_matrix *out, struct ev_matrix_sink *ms,
+                        struct ev_sink *sink)
+{
+	out->s = NULL;
+	out->n = 0;
+	ms->m = out;
+	ms->cap = 0;
+	sink->put = ev_matrix_sink_put;
+	sink->ctx = ms;
+	return ev_matrix_reserve(ev, out, &ms->cap);
+}
+
 int ev_vector_selector(struct ev *ev, const struct ml_node *vs, bool sample_times,
                        struct ev_matrix *out)
 {
-	struct ev_matrix_sink ms = {.m = out};
-	struct ev_sink sink = {ev_matrix_sink_put, &ms};
-	out->s = NULL;
-	out->n = 0;
-	int rc = ev_matrix_reserve(ev, out, &ms.cap);
+	struct ev_matrix_sink ms;
+	struct ev_sink sink;
+	int rc = ev_matrix_sink_init(ev, out, &ms, &sink);
 	if (rc == 0)
 		rc = vector_selector_sink(ev, vs, sample_times, &sink);
 	if (rc != 0)

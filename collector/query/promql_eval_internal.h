@@ -221,6 +221,9 @@ struct ev_matrix_sink {
 	size_t cap;
 };
 int ev_matrix_sink_put(struct ev *ev, void *ctx, const struct ev_series *s);
+/* Empties out and makes sink a matrix sink into it (ms its state). */
+int ev_matrix_sink_init(struct ev *ev, struct ev_matrix *out, struct ev_matrix_sink *ms,
+                        struct ev_sink *sink);
 /* Whether n (without parentheses) can be evaluated into a sink. */
 bool ev_streams(const struct ml_node *n);
 /* Evaluates such an n into sink; the series come in the order ev_eval would give them. */

@@ -1401,11 +1401,9 @@ done:
 
 static int range_call(struct ev *ev, struct call_ctx *c, size_t mi, struct ev_matrix *out)
 {
-	struct ev_matrix_sink ms = {.m = out};
-	struct ev_sink sink = {ev_matrix_sink_put, &ms};
-	out->s = NULL;
-	out->n = 0;
-	int rc = ev_matrix_reserve(ev, out, &ms.cap);
+	struct ev_matrix_sink ms;
+	struct ev_sink sink;
+	int rc = ev_matrix_sink_init(ev, out, &ms, &sink);
 	if (rc == 0)
 		rc = range_stream(ev, c, mi, &sink);
 	if (rc == 0 && strcmp(c->f->name, "absent_over_time") == 0)
