@@ -38,7 +38,7 @@ import YAML from 'yaml';
 import { startMeshlens, exitProblem, logged } from './lib/meshlens.mjs';
 import { request } from './lib/http.mjs';
 import { instant } from './lib/metrics.mjs';
-import { bookinfoTrace } from './lib/bookinfo.mjs';
+import { bookinfoTrace, postBookinfoTraces } from './lib/bookinfo.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -326,22 +326,6 @@ const TRAFFIC = [
   ...[9, 10].map((n) => bookinfoTrace(n, 'shared')),
 ];
 
-async function postTraffic(url, traces) {
-  const posts = [];
-  for (const t of traces) {
-    for (const batch of t.batches) {
-      posts.push(
-        request(url, '/api/v2/spans', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'User-Agent': 'Envoy/1.31' },
-          body: JSON.stringify(batch),
-        }),
-      );
-    }
-  }
-  for (const r of await Promise.all(posts)) assert.equal(r.status, 202, r.text);
-}
-
 /**
  * Scrapes /metrics and imports meshlens's own families (meshlens_*,
  * process_*) with the labels a Prometheus scrape adds; the derived mesh
@@ -444,7 +428,7 @@ describe('every dashboard panel against a real meshlens with Bookinfo traffic', 
 
   before(async () => {
     ml = await startMeshlens({ args: ['--aggregation.interval=1s', '--aggregation.service-graph.wait=2s'] });
-    await postTraffic(ml.url, TRAFFIC);
+    await postBookinfoTraces(ml.url, TRAFFIC);
     // Wait (bounded) until the flushes hold the traffic: every hop and the
     // gateway's expired root edge.
     const want = [

@@ -21,7 +21,7 @@ import { startMeshlens, exitProblem, logged } from './lib/meshlens.mjs';
 import { request } from './lib/http.mjs';
 import { instant } from './lib/metrics.mjs';
 import { prometheusPath, startPrometheus } from './lib/prometheus.mjs';
-import { bookinfoTrace, PODS, SVC } from './lib/bookinfo.mjs';
+import { bookinfoTrace, postBookinfoTraces, PODS, SVC } from './lib/bookinfo.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const POLL_MS = 250;
@@ -126,22 +126,6 @@ async function eventually(url, query, expected, keyOf) {
   return got;
 }
 
-async function postWave(url, traces) {
-  const posts = [];
-  for (const t of traces) {
-    for (const batch of t.batches) {
-      posts.push(
-        request(url, '/api/v2/spans', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'User-Agent': 'Envoy/1.31' },
-          body: JSON.stringify(batch),
-        }),
-      );
-    }
-  }
-  for (const r of await Promise.all(posts)) assert.equal(r.status, 202, r.text);
-}
-
 const REQUESTS_Q = `sum by (${ISTIO_LABELS.join(', ')}) (istio_requests_total{source_workload!="unknown"})`;
 
 describe('mesh metrics from Envoy spans', () => {
@@ -161,7 +145,7 @@ describe('mesh metrics from Envoy spans', () => {
   });
 
   it('turns every hop into istio_requests_total as both sidecars report it', logged(srv, async () => {
-    await postWave(ml.url, WAVE1);
+    await postBookinfoTraces(ml.url, WAVE1);
     await eventually(ml.url, REQUESTS_Q, expectedRequests(WAVE1), istioKey);
   }));
 
@@ -344,7 +328,7 @@ scrape_configs:
     await ml.restart();
     // Nothing new yet: the counters still hold wave 1.
     await eventually(ml.url, REQUESTS_Q, expectedRequests(WAVE1), istioKey);
-    await postWave(ml.url, WAVE2);
+    await postBookinfoTraces(ml.url, WAVE2);
     await eventually(ml.url, REQUESTS_Q, expectedRequests([...WAVE1, ...WAVE2]), istioKey);
     // No sample of any istio counter ever went down.
     const resets = await instant(ml.url, 'sum(resets(istio_requests_total[10m]))');

@@ -10,6 +10,10 @@
 //   shared  Envoy's own default (shared context on): each server span reuses
 //           its client span's id and parent, marked shared:true
 
+import assert from 'node:assert/strict';
+
+import { request } from './http.mjs';
+
 export const BASE_US = (Math.floor(Date.now() / 1000) - 120) * 1_000_000;
 
 export const SVC = {
@@ -114,3 +118,20 @@ export function bookinfoTrace(n, variant, baseUs = BASE_US) {
   return { traceId, requestId, ratingsUs, spans, batches, roles, variant };
 }
 
+
+/** Posts every batch of the traces to meshlens's Zipkin endpoint as Envoy does, all at once; each must get 202. */
+export async function postBookinfoTraces(url, traces) {
+  const posts = [];
+  for (const t of traces) {
+    for (const batch of t.batches) {
+      posts.push(
+        request(url, '/api/v2/spans', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'User-Agent': 'Envoy/1.31' },
+          body: JSON.stringify(batch),
+        }),
+      );
+    }
+  }
+  for (const r of await Promise.all(posts)) assert.equal(r.status, 202, r.text);
+}
