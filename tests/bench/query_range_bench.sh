@@ -6,12 +6,12 @@
 # Builds meshlens in Release (BUILD, default build-bench-query), then runs the
 # node script: SERIES Istio-shaped series x HOURS hours at 15 s remote-written
 # identically to both servers, dashboard panels timed ROUNDS times each. A
-# bench, not a test: ctest does not run it. About 4 minutes with the defaults
-# on 2 cores.
+# bench, not a test: ctest does not run it. About 6 minutes with the defaults
+# on 2 cores (4 with HOURS=6).
 #
 # Usage: tests/bench/query_range_bench.sh [--no-doc]
 #   --no-doc  print the section instead of writing docs/BENCHMARKS.md
-# Environment: SERIES (10000) HOURS (6) ROUNDS (7) BUILD PROMETHEUS_BIN
+# Environment: SERIES (10000) HOURS (24: the size of the query targets) ROUNDS (7) BUILD PROMETHEUS_BIN
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,7 +25,7 @@ for a in "$@"; do
 	*) echo "unknown argument $a (see --help)" >&2; exit 2 ;;
 	esac
 done
-export SERIES=${SERIES:-10000} HOURS=${HOURS:-6} ROUNDS=${ROUNDS:-7}
+export SERIES=${SERIES:-10000} HOURS=${HOURS:-24} ROUNDS=${ROUNDS:-7}
 
 echo "== building meshlens (Release) in $BUILD" >&2
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMESHLENS_TESTS=OFF >/dev/null
