@@ -615,7 +615,7 @@ static bool latest(const struct ml_tsdb_series_set *set, double *v)
 	return true;
 }
 
-/* Selects the series named name over [mint, maxt]. */
+/* Selects the series named name with data since mint, each with its newest sample only. */
 static int select_name(struct ml_aggregator *a, const char *name, size_t n, int64_t mint,
                        struct ml_tsdb_series_set **set, struct ml_err *err)
 {
@@ -624,7 +624,7 @@ static int select_name(struct ml_aggregator *a, const char *name, size_t n, int6
 	if (rc != 0)
 		return rc;
 	struct ml_matcher *ms[1] = {&m};
-	rc = ml_tsdb_select(a->tsdb, ms, 1, mint, INT64_MAX, 0, set, err);
+	rc = ml_tsdb_select(a->tsdb, ms, 1, mint, INT64_MAX, ML_TSDB_SELECT_NEWEST, set, err);
 	ml_matcher_fini(&m);
 	return rc;
 }

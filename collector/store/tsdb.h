@@ -109,6 +109,7 @@ int ml_tsdb_maintain(struct ml_tsdb *db, int64_t now_ms, struct ml_err *err);
 
 /* Select hints. */
 #define ML_TSDB_SELECT_NO_SAMPLES 1u /* only the label sets of series with data in range */
+#define ML_TSDB_SELECT_NEWEST 2u     /* of each series only its newest sample in range */
 
 struct ml_tsdb_series_set;
 

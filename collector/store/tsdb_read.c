@@ -213,10 +213,21 @@ static int read_chunks(struct ml_tsdb_series_set *set, uint64_t sid, bool count_
 	if (rc != 0)
 		return rc;
 	int mrc;
-	ml_be64_put(k, sid);
-	ml_be64_put(k + 8, 0);
 	MDB_val key = {16, k}, val;
-	mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	if (set->hints & ML_TSDB_SELECT_NEWEST) {
+		/* Only the chunk that starts last at or before maxt: it holds the newest sample. */
+		ml_be64_put(k, sid);
+		ml_be64_put(k + 8, ml_tsdb_tkey(set->maxt));
+		mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+		if (mrc == MDB_NOTFOUND)
+			mrc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+		else if (mrc == 0 && (key.mv_size != 16 || memcmp(key.mv_data, k, 16) != 0))
+			mrc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+	} else {
+		ml_be64_put(k, sid);
+		ml_be64_put(k + 8, 0);
+		mrc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+	}
 	while (mrc == 0) {
 		const uint8_t *kp = key.mv_data;
 		if (key.mv_size != 16 || ml_be64_get(kp) != sid)
@@ -236,6 +247,8 @@ static int read_chunks(struct ml_tsdb_series_set *set, uint64_t sid, bool count_
 						       &set->s, &set->ns, &set->cap)) != 0)
 				goto fail;
 		}
+		if (set->hints & ML_TSDB_SELECT_NEWEST)
+			break;
 		mrc = mdb_cursor_get(c, &key, &val, MDB_NEXT);
 	}
 	if (mrc != 0 && mrc != MDB_NOTFOUND)
@@ -331,6 +344,10 @@ int ml_tsdb_series_set_next(struct ml_tsdb_series_set *set, struct ml_err *err)
 			return ml_err_set(err, rc, "tsdb: reading series: %s", ml_strerror(rc));
 		if (set->ns == 0)
 			continue;
+		if (set->hints & ML_TSDB_SELECT_NEWEST) {
+			set->s[0] = set->s[set->ns - 1];
+			set->ns = 1;
+		}
 		return 1;
 	}
 	set->cur = NULL;

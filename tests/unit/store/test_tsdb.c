@@ -109,6 +109,8 @@ struct result {
 	struct ml_sample samples[16][1200];
 };
 
+static unsigned select_hints; /* what do_select passes to ml_tsdb_select */
+
 static int do_select(const char *const *spec, size_t n, int64_t mint, int64_t maxt, struct result *r,
 		     struct ml_err *err)
 {
@@ -123,7 +125,7 @@ static int do_select(const char *const *spec, size_t n, int64_t mint, int64_t ma
 		mp[i] = &m[i];
 	}
 	struct ml_tsdb_series_set *set = NULL;
-	int rc = ml_tsdb_select(db, mp, n, mint, maxt, 0, &set, err);
+	int rc = ml_tsdb_select(db, mp, n, mint, maxt, select_hints, &set, err);
 	memset(r, 0, sizeof(*r));
 	while (rc >= 0 && set && (rc = ml_tsdb_series_set_next(set, err)) == 1) {
 		cr_assert_lt(r->n_series, 16);
@@ -704,4 +706,55 @@ Test(tsdb, head_cost_per_active_series_is_bounded)
 	double per_series = (double)s.head_bytes / (double)s.head_series;
 	cr_log_info("head: %.0f bytes per active series", per_series);
 	cr_assert_leq(per_series, 1024.0, "head bytes per active series: %.0f", per_series);
+}
+
+/*
+ * ML_TSDB_SELECT_NEWEST gives each series' newest sample in range, the last
+ * one a full read gives, from the head, a raw stored chunk or a cold group.
+ */
+Test(tsdb, newest_sample_only)
+{
+	close_all();
+	opts.cold_after_ms = 3600 * 1000;
+	opts.cold_window_ms = 24 * 3600 * 1000;
+	open_all();
+	enum { N = 1100 };
+	static int64_t t[N];
+	static double v[N];
+	for (int i = 0; i < N; i++) {
+		t[i] = T0 + i * 15000LL;
+		v[i] = i * 1.5;
+	}
+	append("net,pod=c", t, v, N);
+	append("net,pod=d", t, v, 3); /* three old samples */
+	struct ml_err err = {{0}};
+	/* Cold groups for the oldest, raw chunks, and a head for the newest samples. */
+	cr_assert_eq(ml_tsdb_maintain(db, t[N - 1] + 1800 * 1000, &err), 0, "%s", err.msg);
+	append("net,pod=c", (int64_t[]){t[N - 1] + 15000}, (double[]){7}, 1);
+	const char *spec[] = {"__name__=net"};
+	static struct result full, newest;
+	for (int64_t maxt = T0 - 1000; maxt <= t[N - 1] + 30000; maxt += 15000 * 37 + 1) {
+		for (int64_t back = 0; back <= 3 * 15000; back += 15000) {
+			int64_t mint = maxt - back;
+			select_hints = 0;
+			cr_assert_eq(do_select(spec, 1, mint, maxt, &full, &err), 0, "%s", err.msg);
+			select_hints = ML_TSDB_SELECT_NEWEST;
+			cr_assert_eq(do_select(spec, 1, mint, maxt, &newest, &err), 0, "%s", err.msg);
+			select_hints = 0;
+			cr_assert_eq(newest.n_series, full.n_series, "maxt %lld back %lld", (long long)maxt,
+				     (long long)back);
+			for (int k = 0; k < full.n_series; k++) {
+				cr_assert_eq(newest.n_samples[k], (size_t)1);
+				const struct ml_sample *last = &full.samples[k][full.n_samples[k] - 1];
+				cr_assert_eq(newest.samples[k][0].t_ms, last->t_ms, "maxt %lld", (long long)maxt);
+				cr_assert_eq(newest.samples[k][0].v, last->v);
+			}
+		}
+	}
+	select_hints = ML_TSDB_SELECT_NEWEST;
+	cr_assert_eq(do_select(spec, 1, INT64_MIN, INT64_MAX, &newest, &err), 0, "%s", err.msg);
+	select_hints = 0;
+	cr_assert_eq(newest.n_series, 2);
+	cr_assert_eq(newest.samples[0][0].v, 7, "the head's sample is the newest");
+	cr_assert_eq(newest.samples[1][0].t_ms, t[2]);
 }
