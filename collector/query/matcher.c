@@ -63,51 +63,35 @@ int ml_matcher_init(struct ml_matcher *m, enum ml_match_type type, const char *n
 	m->name_len = name_len;
 	m->value_len = value_len;
 	if (type == ML_MATCH_RE || type == ML_MATCH_NRE) {
-		pat = ml_malloc(value_len + 5);
-		if (pat == NULL) {
+		int ecode;
+		PCRE2_SIZE eoff;
+		size_t pat_len;
+		char why[sizeof(err->msg)];
+		/*
+		 * Prometheus compiles "^(?:" + value + ")$" with Go's regexp: refuse
+		 * what Go refuses, with Go's error text, and hand PCRE2 the same
+		 * pattern spelt so that PCRE2 reads it as Go does.
+		 */
+		rc = ml_re2_to_pcre2(value, value_len, &pat, &pat_len, why, sizeof(why));
+		if (rc == ML_ENOMEM) {
 			rc = ml_err_set(err, ML_ENOMEM, "out of memory");
 			goto fail;
 		}
-		memcpy(pat, "(?:", 3);
-		if (value_len)
-			memcpy(pat + 3, value, value_len);
-		memcpy(pat + 3 + value_len, ")", 2);
-		int ecode;
-		PCRE2_SIZE eoff;
-		char why[160];
-		/* Prometheus compiles RE2 syntax: refuse what only PCRE2 would read. */
-		if (ml_re2_syntax_check(value, value_len, why, sizeof(why)) != 0) {
-			rc = ml_err_set(err, ML_EINVAL, "invalid regular expression \"%.*s\" for label %.*s: error parsing regexp: %s",
-					(int)(value_len > 200 ? 200 : value_len), value,
-					(int)(name_len > 100 ? 100 : name_len), name, why);
+		if (rc != 0) {
+			rc = ml_err_set(err, ML_EINVAL, "%s", why);
 			goto fail;
 		}
-		/*
-		 * Compile the bare pattern first: "a)|(b" is invalid, but wrapped
-		 * as "(?:a)|(b)" it would compile into something else.
-		 */
-		pcre2_code *bare = pcre2_compile((PCRE2_SPTR)(value_len ? value : ""), value_len,
-						 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
-		if (bare == NULL) {
-			char reason[160];
-			pcre2_get_error_message(ecode, (PCRE2_UCHAR *)reason, sizeof(reason));
-			rc = ml_err_set(err, ML_EINVAL, "invalid regular expression \"%.*s\" for label %.*s: %s at offset %zu",
-					(int)(value_len > 200 ? 200 : value_len), value,
-					(int)(name_len > 100 ? 100 : name_len), name, reason, (size_t)eoff);
-			goto fail;
-		}
-		pcre2_code_free(bare);
-		m->re = pcre2_compile((PCRE2_SPTR)pat, value_len + 4,
-				      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF |
-					      PCRE2_MATCH_INVALID_UTF,
+		m->re = pcre2_compile((PCRE2_SPTR)pat, pat_len,
+				      PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOLLAR_ENDONLY |
+					      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
 				      &ecode, &eoff, NULL);
 		if (m->re == NULL) {
+			/* Go accepted it: a construct the translation does not cover. */
 			char reason[160];
 			pcre2_get_error_message(ecode, (PCRE2_UCHAR *)reason, sizeof(reason));
-			size_t off = eoff >= 3 ? eoff - 3 : 0;
-			rc = ml_err_set(err, ML_EINVAL, "invalid regular expression \"%.*s\" for label %.*s: %s at offset %zu",
+			rc = ml_err_set(err, ML_EINVAL, "regular expression \"%.*s\" for label %.*s is not supported: %s",
 					(int)(value_len > 200 ? 200 : value_len), value,
-					(int)(name_len > 100 ? 100 : name_len), name, reason, off);
+					(int)(name_len > 100 ? 100 : name_len), name, reason);
 			goto fail;
 		}
 		(void)pcre2_jit_compile(m->re, PCRE2_JIT_COMPLETE); /* an interpreter fallback is fine */

@@ -6,8 +6,9 @@
  * Regexes are fully anchored as in RE2/Prometheus 2.42 (the value must match
  * as a whole; Prometheus wraps the pattern in `^(?:...)$`), `.` does not
  * match a newline unless the regex says `(?s)`, and syntax RE2 refuses
- * (lookaround, backreferences, ...) is refused (ml_re2_syntax_check); they
- * are compiled with PCRE2 (JIT when available).
+ * (lookaround, backreferences, ...) is refused with Go's error text
+ * (ml_re2_to_pcre2); they are compiled with PCRE2 (JIT when available) as
+ * that function spells them.
  *
  * A matcher owns copies of its name and value. It is not thread-safe (the
  * regex match data lives in it): one matcher, one thread at a time.

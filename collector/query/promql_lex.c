@@ -8,6 +8,7 @@
 #include "query/promql_lex.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -107,63 +108,159 @@ static struct ml_token err_tok(struct ml_lexer *lx, size_t start, const char *ms
 	return tok(lx, ML_TOK_ERROR, start);
 }
 
-/* Duration: one or more (digits unit) pairs; units ms, s, m, h, d, w, y. */
-static size_t scan_duration(const char *s, size_t n)
+/* Bytes of the UTF-8 character at q[i] (1 for a stray byte), 0 at the end. */
+static size_t char_len(const struct ml_lexer *lx, size_t i)
 {
-	size_t i = 0, groups = 0;
-	while (i < n && isdigit((unsigned char)s[i])) {
-		while (i < n && isdigit((unsigned char)s[i]))
-			i++;
-		if (i + 1 < n && s[i] == 'm' && s[i + 1] == 's')
-			i += 2;
-		else if (i < n && s[i] != '\0' && strchr("smhdwy", s[i]) != NULL)
-			i++;
-		else
-			return 0;
-		groups++;
-	}
-	if (groups == 0 || (i < n && (is_ident_char(s[i]))))
+	if (i >= lx->n)
 		return 0;
-	return i;
+	unsigned char c = (unsigned char)lx->q[i];
+	size_t l = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	return i + l <= lx->n ? l : 1;
 }
 
-/* Number as Prometheus's scanNumber: decimal, hex (0x..), exponent; Inf/NaN are identifiers. */
-static size_t scan_number(const char *s, size_t n)
+/*
+ * The character at q[i] as Go's %q prints a rune ('x', '\n', '\x01'); the
+ * end of input is Go's eof rune, printed as the replacement character.
+ */
+static void quote_char(const struct ml_lexer *lx, size_t i, char *out, size_t len)
 {
-	size_t i = 0;
+	size_t l = char_len(lx, i);
+	if (l == 0) {
+		snprintf(out, len, "'\xef\xbf\xbd'");
+		return;
+	}
+	unsigned char c = (unsigned char)lx->q[i];
+	static const char esc[] = "\a a\b b\f f\n n\r r\t t\v v";
+	const char *e = c ? strchr(esc, c) : NULL;
+	if (l > 1)
+		snprintf(out, len, "'%.*s'", (int)l, lx->q + i);
+	else if (c == '\'' || c == '\\')
+		snprintf(out, len, "'\\%c'", c);
+	else if (e != NULL && (e - esc) % 3 == 0)
+		snprintf(out, len, "'\\%c'", e[1]);
+	else if (c < 0x20 || c >= 0x7f)
+		snprintf(out, len, "'\\x%02x'", c);
+	else
+		snprintf(out, len, "'%c'", c);
+}
+
+/* An error whose text ends in the character at q[i], as Go's %q. */
+static struct ml_token char_err(struct ml_lexer *lx, size_t start, const char *prefix, size_t i)
+{
+	char q[16];
+	quote_char(lx, i, q, sizeof(q));
+	snprintf(lx->errbuf, sizeof(lx->errbuf), "%s%s", prefix, q);
+	return err_tok(lx, start, lx->errbuf);
+}
+
+/* An error whose text ends in q[from, lx->pos) as Go's %q. */
+static struct ml_token text_err(struct ml_lexer *lx, size_t start, const char *prefix, size_t from)
+{
+	size_t o = (size_t)snprintf(lx->errbuf, sizeof(lx->errbuf), "%s\"", prefix);
+	for (size_t i = from; i < lx->pos && o + 6 < sizeof(lx->errbuf); i++) {
+		char c = lx->q[i];
+		if (c == '"' || c == '\\')
+			lx->errbuf[o++] = '\\';
+		lx->errbuf[o++] = c;
+	}
+	snprintf(lx->errbuf + o, sizeof(lx->errbuf) - o, "\"");
+	return err_tok(lx, start, lx->errbuf);
+}
+
+static int accept(struct ml_lexer *lx, const char *valid)
+{
+	if (lx->pos < lx->n && lx->q[lx->pos] != '\0' && strchr(valid, lx->q[lx->pos])) {
+		lx->pos++;
+		return 1;
+	}
+	return 0;
+}
+
+static void accept_run(struct ml_lexer *lx, const char *valid)
+{
+	while (accept(lx, valid))
+		;
+}
+
+/*
+ * Prometheus's scanNumber: decimal, hex (0x..), a fraction and an
+ * exponent, not followed by a letter, digit or '_'. It consumes what it
+ * read even when it fails; the parser validates the number's text.
+ */
+static int scan_number(struct ml_lexer *lx)
+{
 	const char *digits = "0123456789";
-	int hex = 0;
-	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		i = 2;
+	if (accept(lx, "0") && accept(lx, "xX"))
 		digits = "0123456789abcdefABCDEF";
-		hex = 1;
+	accept_run(lx, digits);
+	if (accept(lx, "."))
+		accept_run(lx, digits);
+	if (accept(lx, "eE")) {
+		accept(lx, "+-");
+		accept_run(lx, "0123456789");
 	}
-	size_t before = i;
-	while (i < n && s[i] != '\0' && strchr(digits, s[i]))
-		i++;
-	if (i < n && s[i] == '.') {
-		i++;
-		while (i < n && s[i] != '\0' && strchr(digits, s[i]))
-			i++;
-	}
-	if (i == before || (i == before + 1 && s[before] == '.'))
-		return 0;
-	if (!hex && i < n && (s[i] == 'e' || s[i] == 'E')) {
-		size_t j = i + 1;
-		if (j < n && (s[j] == '+' || s[j] == '-'))
-			j++;
-		size_t k = j;
-		while (k < n && isdigit((unsigned char)s[k]))
-			k++;
-		if (k > j)
-			i = k;
-	}
-	/* A number must not run into letters ("5m" is a duration, "5x" an error). */
-	if (i < n && (is_ident_char(s[i]) || s[i] == '.'))
-		return 0;
-	return i;
+	return lx->pos >= lx->n || !is_ident_char(lx->q[lx->pos]);
 }
 
+/* Prometheus's acceptRemainingDuration: units after the number scan_number read. */
+static int accept_remaining_duration(struct ml_lexer *lx)
+{
+	if (!accept(lx, "smhdwy"))
+		return 0;
+	accept(lx, "s");
+	while (accept(lx, "0123456789")) {
+		accept_run(lx, "0123456789");
+		if (!accept(lx, "smhdw"))
+			return 0;
+		accept(lx, "s");
+	}
+	if (lx->pos < lx->n && is_ident_char(lx->q[lx->pos])) {
+		lx->pos++; /* Go's l.next() before the error */
+		return 0;
+	}
+	return 1;
+}
+
+/* After '[': a range duration (lexDuration). */
+static struct ml_token lex_duration(struct ml_lexer *lx)
+{
+	size_t start = lx->pos;
+	if (scan_number(lx))
+		return err_tok(lx, start, "missing unit character in duration");
+	if (!accept_remaining_duration(lx))
+		return text_err(lx, start, "bad duration syntax: ", start);
+	return tok(lx, ML_TOK_DURATION, start);
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
+}
+
+/* Go's %#U of the character at q[i]: U+0071 'q'. */
+static struct ml_token escape_err(struct ml_lexer *lx, size_t start, const char *prefix, size_t i,
+				  const char *suffix)
+{
+	size_t l = char_len(lx, i);
+	uint32_t r = (unsigned char)lx->q[i];
+	if (l > 1) { /* decode the UTF-8 character */
+		r &= 0x7f >> l;
+		for (size_t k = 1; k < l; k++)
+			r = r << 6 | ((unsigned char)lx->q[i + k] & 0x3f);
+	}
+	if (r >= 0x20 && r != 0x7f && (r < 0x80 || r >= 0xa0))
+		snprintf(lx->errbuf, sizeof(lx->errbuf), "%sU+%04X '%.*s'%s", prefix, (unsigned)r,
+			 (int)l, lx->q + i, suffix);
+	else
+		snprintf(lx->errbuf, sizeof(lx->errbuf), "%sU+%04X%s", prefix, (unsigned)r, suffix);
+	return err_tok(lx, start, lx->errbuf);
+}
+
+/*
+ * A quoted string, checking its escapes as Prometheus's lexEscape does
+ * (so an unknown escape is a lexer error at the string's start).
+ */
 static struct ml_token lex_string(struct ml_lexer *lx)
 {
 	size_t start = lx->pos;
@@ -171,7 +268,42 @@ static struct ml_token lex_string(struct ml_lexer *lx)
 	while (lx->pos < lx->n) {
 		char c = lx->q[lx->pos];
 		if (c == '\\' && quote != '`') {
-			lx->pos += 2;
+			lx->pos++;
+			if (lx->pos >= lx->n)
+				return err_tok(lx, start, "escape sequence not terminated");
+			char e = lx->q[lx->pos++];
+			int digits = 0, base = 16;
+			uint32_t max = 0x10ffff;
+			if (strchr("abfnrtv\\", e) != NULL || e == quote)
+				continue;
+			if (e >= '0' && e <= '7') {
+				digits = 3;
+				base = 8;
+				max = 255;
+				lx->pos--;
+			} else if (e == 'x') {
+				digits = 2;
+				max = 255;
+			} else if (e == 'u') {
+				digits = 4;
+			} else if (e == 'U') {
+				digits = 8;
+			} else {
+				return escape_err(lx, start, "unknown escape sequence ", lx->pos - 1, "");
+			}
+			uint32_t v = 0;
+			for (int k = 0; k < digits; k++) {
+				if (lx->pos >= lx->n)
+					return err_tok(lx, start, "escape sequence not terminated");
+				int d = hex_digit(lx->q[lx->pos]);
+				if (d >= base)
+					return escape_err(lx, start, "illegal character ", lx->pos,
+							  " in escape sequence");
+				v = v * (uint32_t)base + (uint32_t)d;
+				lx->pos++;
+			}
+			if (v > max || (v >= 0xd800 && v < 0xe000))
+				return err_tok(lx, start, "escape sequence is an invalid Unicode code point");
 			continue;
 		}
 		if (c == '\n' && quote != '`')
@@ -184,7 +316,7 @@ static struct ml_token lex_string(struct ml_lexer *lx)
 	return err_tok(lx, start, quote == '`' ? "unterminated raw string" : "unterminated quoted string");
 }
 
-struct ml_token ml_lexer_next(struct ml_lexer *lx)
+static void skip_space_and_comments(struct ml_lexer *lx)
 {
 	const char *q = lx->q;
 	for (;;) {
@@ -197,18 +329,88 @@ struct ml_token ml_lexer_next(struct ml_lexer *lx)
 		}
 		break;
 	}
+}
+
+/* Inside {...} (lexInsideBraces): keywords are plain identifiers there. */
+static struct ml_token lex_inside_braces(struct ml_lexer *lx)
+{
+	const char *q = lx->q;
 	size_t start = lx->pos;
 	if (lx->pos >= lx->n)
+		return err_tok(lx, start, "unexpected end of input inside braces");
+	char c = q[lx->pos];
+	char c2 = lx->pos + 1 < lx->n ? q[lx->pos + 1] : '\0';
+	if (is_ident_start(c)) {
+		while (lx->pos < lx->n && is_ident_char(q[lx->pos]))
+			lx->pos++;
+		return tok(lx, ML_TOK_IDENTIFIER, start);
+	}
+	switch (c) {
+	case ',': lx->pos++; return tok(lx, ML_TOK_COMMA, start);
+	case '"': case '\'': case '`': return lex_string(lx);
+	case '=':
+		lx->pos++;
+		if (c2 == '~') { lx->pos++; return tok(lx, ML_TOK_EQL_REGEX, start); }
+		return tok(lx, ML_TOK_ASSIGN, start);
+	case '!':
+		if (c2 == '~') { lx->pos += 2; return tok(lx, ML_TOK_NEQ_REGEX, start); }
+		if (c2 == '=') { lx->pos += 2; return tok(lx, ML_TOK_NEQ, start); }
+		return char_err(lx, start, "unexpected character after '!' inside braces: ", lx->pos + 1);
+	case '{':
+		return char_err(lx, start, "unexpected left brace ", lx->pos);
+	case '}':
+		lx->pos++;
+		lx->brace_open = 0;
+		return tok(lx, ML_TOK_RBRACE, start);
+	default:
+		return char_err(lx, start, "unexpected character inside braces: ", lx->pos);
+	}
+}
+
+struct ml_token ml_lexer_next(struct ml_lexer *lx)
+{
+	const char *q = lx->q;
+	if (lx->want_duration) { /* right after '[': spaces, but no comment, may come first */
+		lx->want_duration = 0;
+		while (lx->pos < lx->n && isspace((unsigned char)q[lx->pos]))
+			lx->pos++;
+		return lex_duration(lx);
+	}
+	skip_space_and_comments(lx);
+	if (lx->brace_open)
+		return lex_inside_braces(lx);
+	size_t start = lx->pos;
+	if (lx->pos >= lx->n) {
+		if (lx->paren_depth != 0)
+			return err_tok(lx, start, "unclosed left parenthesis");
+		if (lx->bracket_open)
+			return err_tok(lx, start, "unclosed left bracket");
 		return tok(lx, ML_TOK_EOF, start);
+	}
 	char c = q[lx->pos];
 	char c2 = lx->pos + 1 < lx->n ? q[lx->pos + 1] : '\0';
 	switch (c) {
-	case '(': lx->pos++; return tok(lx, ML_TOK_LPAREN, start);
-	case ')': lx->pos++; return tok(lx, ML_TOK_RPAREN, start);
-	case '{': lx->pos++; return tok(lx, ML_TOK_LBRACE, start);
-	case '}': lx->pos++; return tok(lx, ML_TOK_RBRACE, start);
-	case '[': lx->pos++; lx->bracket_depth++; return tok(lx, ML_TOK_LBRACKET, start);
-	case ']': lx->pos++; if (lx->bracket_depth > 0) lx->bracket_depth--; return tok(lx, ML_TOK_RBRACKET, start);
+	case '(': lx->pos++; lx->paren_depth++; return tok(lx, ML_TOK_LPAREN, start);
+	case ')':
+		lx->pos++;
+		if (--lx->paren_depth < 0) /* Go reports it after the ')' */
+			return err_tok(lx, lx->pos, "unexpected right parenthesis ')'");
+		return tok(lx, ML_TOK_RPAREN, start);
+	case '{': lx->pos++; lx->brace_open = 1; return tok(lx, ML_TOK_LBRACE, start);
+	case '[':
+		if (lx->bracket_open)
+			return char_err(lx, start, "unexpected left bracket ", lx->pos);
+		lx->pos++;
+		lx->got_colon = 0;
+		lx->bracket_open = 1;
+		lx->want_duration = 1;
+		return tok(lx, ML_TOK_LBRACKET, start);
+	case ']':
+		if (!lx->bracket_open)
+			return char_err(lx, start, "unexpected right bracket ", lx->pos);
+		lx->pos++;
+		lx->bracket_open = 0;
+		return tok(lx, ML_TOK_RBRACKET, start);
 	case ',': lx->pos++; return tok(lx, ML_TOK_COMMA, start);
 	case '@': lx->pos++; return tok(lx, ML_TOK_AT, start);
 	case '+': lx->pos++; return tok(lx, ML_TOK_ADD, start);
@@ -220,13 +422,12 @@ struct ml_token ml_lexer_next(struct ml_lexer *lx)
 	case '=':
 		lx->pos++;
 		if (c2 == '=') { lx->pos++; return tok(lx, ML_TOK_EQLC, start); }
-		if (c2 == '~') { lx->pos++; return tok(lx, ML_TOK_EQL_REGEX, start); }
+		if (c2 == '~')
+			return char_err(lx, start, "unexpected character after '=': ", lx->pos);
 		return tok(lx, ML_TOK_ASSIGN, start);
 	case '!':
 		if (c2 == '=') { lx->pos += 2; return tok(lx, ML_TOK_NEQ, start); }
-		if (c2 == '~') { lx->pos += 2; return tok(lx, ML_TOK_NEQ_REGEX, start); }
-		lx->pos++;
-		return err_tok(lx, start, "unexpected character after '!'");
+		return char_err(lx, start, "unexpected character after '!': ", lx->pos + 1);
 	case '<':
 		lx->pos++;
 		if (c2 == '=') { lx->pos++; return tok(lx, ML_TOK_LTE, start); }
@@ -237,39 +438,32 @@ struct ml_token ml_lexer_next(struct ml_lexer *lx)
 		return tok(lx, ML_TOK_GTR, start);
 	case '"': case '\'': case '`':
 		return lex_string(lx);
-	case ':':
-		if (lx->bracket_depth > 0) {
-			lx->pos++;
-			return tok(lx, ML_TOK_COLON, start);
-		}
-		break; /* a metric name may start with ':' */
 	default:
 		break;
 	}
 	if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)c2))) {
-		size_t l = scan_number(q + lx->pos, lx->n - lx->pos);
-		if (l > 0) {
-			lx->pos += l;
+		if (scan_number(lx))
 			return tok(lx, ML_TOK_NUMBER, start);
-		}
-		l = scan_duration(q + lx->pos, lx->n - lx->pos);
-		if (l > 0) {
-			lx->pos += l;
+		if (accept_remaining_duration(lx))
 			return tok(lx, ML_TOK_DURATION, start);
-		}
-		while (lx->pos < lx->n && (is_ident_char(q[lx->pos]) || q[lx->pos] == '.'))
-			lx->pos++;
-		return err_tok(lx, start, "bad number or duration syntax");
+		return text_err(lx, start, "bad number or duration syntax: ", start);
 	}
 	if (is_ident_start(c) || c == ':') {
+		if (lx->bracket_open) {
+			/*
+			 * Inside [...] Prometheus 2.42 reads any letter or ':' as the
+			 * subquery's colon, one character at a time.
+			 */
+			if (lx->got_colon)
+				return char_err(lx, start, "unexpected colon ", lx->pos);
+			lx->pos++;
+			lx->got_colon = 1;
+			return tok(lx, ML_TOK_COLON, start);
+		}
 		int colon = 0;
 		while (lx->pos < lx->n && (is_ident_char(q[lx->pos]) || q[lx->pos] == ':')) {
-			/* Inside brackets ':' is the subquery separator, never part of a name. */
-			if (q[lx->pos] == ':') {
-				if (lx->bracket_depth > 0)
-					break;
+			if (q[lx->pos] == ':')
 				colon = 1;
-			}
 			lx->pos++;
 		}
 		size_t len = lx->pos - start;
@@ -281,6 +475,5 @@ struct ml_token ml_lexer_next(struct ml_lexer *lx)
 		}
 		return tok(lx, colon ? ML_TOK_METRIC_IDENTIFIER : ML_TOK_IDENTIFIER, start);
 	}
-	lx->pos++;
-	return err_tok(lx, start, "unexpected character");
+	return char_err(lx, start, "unexpected character: ", lx->pos);
 }

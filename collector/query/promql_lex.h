@@ -48,8 +48,14 @@ struct ml_lexer {
 	const char *q;
 	size_t n;
 	size_t pos;
-	int bracket_depth;  /* inside [...]: ':' separates subquery range and step */
-	const char *error;  /* static message when a token is ML_TOK_ERROR */
+	/* Prometheus's lexer state (lex.go), which its errors depend on. */
+	int paren_depth;    /* open '(' */
+	int bracket_open;   /* inside [...]: ':' separates subquery range and step */
+	int got_colon;      /* the ':' of [...] was seen */
+	int brace_open;     /* inside {...}: only label matching tokens */
+	int want_duration;  /* the token after '[' is a duration */
+	const char *error;  /* message when a token is ML_TOK_ERROR (static or errbuf) */
+	char errbuf[96];
 };
 
 void ml_lexer_init(struct ml_lexer *lx, const char *q, size_t n);

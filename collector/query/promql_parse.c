@@ -31,6 +31,11 @@ struct parser {
 	struct ml_promql_expr *e;
 	struct ml_err *err;
 	int failed;
+	/* The first of the errors Prometheus's checkAST finds once the whole
+	 * query has parsed: it shows only when no syntax error does. */
+	int sem_failed;
+	uint32_t sem_pos;
+	char sem_msg[400];
 };
 
 /* Precedence levels, lowest first. */
@@ -69,6 +74,36 @@ __attribute__((format(printf, 3, 4))) static void *fail(struct parser *p, uint32
 	return NULL;
 }
 
+static void vsem(struct parser *p, uint32_t pos, const char *fmt, va_list ap)
+{
+	if (p->sem_failed)
+		return;
+	p->sem_failed = 1;
+	p->sem_pos = pos;
+	vsnprintf(p->sem_msg, sizeof(p->sem_msg), fmt, ap);
+}
+
+/* A type check's error (checkAST): parsing goes on, a syntax error comes first. */
+__attribute__((format(printf, 3, 4))) static void sem(struct parser *p, uint32_t pos,
+						       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsem(p, pos, fmt, ap);
+	va_end(ap);
+}
+
+/* As sem, and returns n so that the caller's node stands in the tree. */
+__attribute__((format(printf, 4, 5))) static struct ml_node *
+sem_node(struct parser *p, struct ml_node *n, uint32_t pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsem(p, pos, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
 static void *oom(struct parser *p)
 {
 	if (!p->failed) {
@@ -83,33 +118,94 @@ static void advance(struct parser *p)
 	p->tok = ml_lexer_next(&p->lx);
 }
 
-/* A description of the current token for "unexpected ..." messages. */
+/* Go's %q of text, cut to max runes first when max > 0 (%.10q). */
+static size_t go_quote(char *out, size_t len, const char *s, size_t n, size_t max)
+{
+	size_t o = 0, runes = 0;
+	if (len < 8)
+		return 0;
+	out[o++] = '"';
+	for (size_t i = 0; i < n && o + 6 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c & 0xc0) != 0x80 && max > 0 && runes++ == max)
+			break;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (c == '\t') {
+			out[o++] = '\\';
+			out[o++] = 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return o;
+}
+
+static bool tok_is_operator(enum ml_tok t)
+{
+	return (t >= ML_TOK_ADD && t <= ML_TOK_NEQ_REGEX) || t == ML_TOK_AT ||
+	       (t >= ML_TOK_AND && t <= ML_TOK_ATAN2);
+}
+
+/*
+ * The current token as Prometheus's Item.desc() names it in "unexpected
+ * ..." messages: punctuation quoted ("\"(\""), operators <op:*>, keywords
+ * <by>, aggregators <aggr:sum>, other items by kind and %q of their text,
+ * cut to ten characters ("number \"1234567890\"...").
+ */
 static void describe(const struct parser *p, char *out, size_t len)
 {
 	const struct ml_token *t = &p->tok;
+	const char *text = p->q + t->pos;
+	const char *kind = NULL;
 	switch (t->type) {
 	case ML_TOK_EOF:
 		snprintf(out, len, "end of input");
-		break;
+		return;
 	case ML_TOK_IDENTIFIER:
-	case ML_TOK_METRIC_IDENTIFIER:
-		snprintf(out, len, "identifier \"%.*s\"", (int)t->len, p->q + t->pos);
+		/* Prometheus's lexer makes Inf and NaN numbers. */
+		kind = t->len == 3 && (strncasecmp(text, "inf", 3) == 0 || strncasecmp(text, "nan", 3) == 0)
+			       ? "number" : "identifier";
 		break;
-	case ML_TOK_NUMBER:
-		snprintf(out, len, "number \"%.*s\"", (int)t->len, p->q + t->pos);
-		break;
-	case ML_TOK_DURATION:
-		snprintf(out, len, "duration \"%.*s\"", (int)t->len, p->q + t->pos);
-		break;
-	case ML_TOK_STRING:
-		snprintf(out, len, "string %.*s", (int)t->len, p->q + t->pos);
-		break;
+	case ML_TOK_METRIC_IDENTIFIER: kind = "metric identifier"; break;
+	case ML_TOK_NUMBER: kind = "number"; break;
+	case ML_TOK_DURATION: kind = "duration"; break;
+	case ML_TOK_STRING: kind = "string"; break;
 	default:
-		if (ml_tok_is_keyword(t->type) || ml_tok_is_aggregator(t->type))
-			snprintf(out, len, "<%.*s>", (int)t->len, p->q + t->pos);
+		if (t->type == ML_TOK_AT) /* 2.42 has no name for AT: its token number shows */
+			snprintf(out, len, "\"<Item 57385>\" <op:@>");
+		else if (t->type == ML_TOK_START || t->type == ML_TOK_END) /* not keywords to Go */
+			go_quote(out, len, text, t->len, 0);
+		else if (tok_is_operator(t->type))
+			snprintf(out, len, "<op:%.*s>", (int)t->len, text);
+		else if (ml_tok_is_aggregator(t->type))
+			snprintf(out, len, "<aggr:%.*s>", (int)t->len, text);
+		else if (ml_tok_is_keyword(t->type))
+			snprintf(out, len, "<%.*s>", (int)t->len, text);
 		else
 			snprintf(out, len, "%s", ml_tok_desc(t->type));
+		return;
 	}
+	size_t o = (size_t)snprintf(out, len, "%s ", kind);
+	if (o >= len)
+		return;
+	bool ident = t->type == ML_TOK_IDENTIFIER || t->type == ML_TOK_METRIC_IDENTIFIER;
+	size_t runes = 0;
+	for (size_t i = 0; i < t->len; i++)
+		if (((unsigned char)text[i] & 0xc0) != 0x80)
+			runes++;
+	bool cut = !ident && runes > 10;
+	o += go_quote(out + o, len - o, text, t->len, cut ? 10 : 0);
+	if (cut && o + 4 < len)
+		snprintf(out + o, len - o, "...");
 }
 
 static void *unexpected(struct parser *p, const char *context, const char *expected)
@@ -154,7 +250,24 @@ static int parse_number_text(const char *s, size_t n, double *out)
 	}
 	errno = 0;
 	*out = strtod(buf, &end);
+	if (errno == ERANGE && isinf(*out))
+		return -1; /* Go's ParseFloat: value out of range */
 	return *end == '\0' ? 0 : -1;
+}
+
+/* Prometheus's parseNumber error: Go's strconv.ParseFloat error for the text. */
+static void *number_error(struct parser *p, const struct ml_token *t)
+{
+	char buf[64];
+	size_t n = t->len < sizeof(buf) - 1 ? t->len : sizeof(buf) - 1;
+	memcpy(buf, p->q + t->pos, n);
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	(void)strtod(buf, &end);
+	bool range = *end == '\0' && errno == ERANGE;
+	return fail(p, t->pos, "error parsing number: strconv.ParseFloat: parsing \"%.*s\": %s",
+		    (int)t->len, p->q + t->pos, range ? "value out of range" : "invalid syntax");
 }
 
 /* Go's strconv.Unquote for '...', "..." and `...` into the arena. */
@@ -250,7 +363,7 @@ static int unquote(struct parser *p, const struct ml_token *t, struct ml_str *ou
 static int parse_duration_tok(struct parser *p, int64_t *ms)
 {
 	if (p->tok.type != ML_TOK_DURATION) {
-		unexpected(p, "duration", NULL);
+		unexpected(p, NULL, NULL);
 		return -1;
 	}
 	uint64_t v;
@@ -392,9 +505,8 @@ static int parse_matchers(struct parser *p, struct ml_node *vs)
 			}
 			if (name.len == 8 && memcmp(p->q + name.pos, "__name__", 8) == 0 &&
 			    vs->u.vs.name.n > 0) {
-				fail(p, name.pos, "metric name must not be set twice: \"%.*s\" or \"%.*s\"",
-				     (int)vs->u.vs.name.n, vs->u.vs.name.p, (int)value.n, value.p);
-				return -1;
+				sem(p, vs->pos, "metric name must not be set twice: \"%.*s\" or \"%.*s\"",
+				    (int)vs->u.vs.name.n, vs->u.vs.name.p, (int)value.n, value.p);
 			}
 			struct ml_matcher *m =
 				matcher_new(p, type, p->q + name.pos, name.len, value.p, value.n, name.pos);
@@ -430,10 +542,8 @@ static int parse_matchers(struct parser *p, struct ml_node *vs)
 	for (size_t i = 0; i < n; i++)
 		if (!list[i].matches_empty)
 			ok = true;
-	if (!ok) {
-		fail(p, vs->pos, "vector selector must contain at least one non-empty matcher");
-		return -1;
-	}
+	if (!ok)
+		sem(p, vs->pos, "vector selector must contain at least one non-empty matcher");
 	return 0;
 }
 
@@ -472,43 +582,96 @@ static int parse_grouping(struct parser *p, struct ml_node *n)
 	return parse_label_list(p, &n->u.agg.grouping, "grouping opts");
 }
 
-static struct ml_node *parse_aggregate(struct parser *p)
+/* Whether a token may begin an expression (Prometheus's grammar, with keywords as metric names). */
+static bool starts_expr(enum ml_tok t)
 {
-	struct ml_node *n = node_new(p, ML_NODE_AGGREGATE, p->tok.pos);
+	switch (t) {
+	case ML_TOK_NUMBER: case ML_TOK_STRING: case ML_TOK_IDENTIFIER: case ML_TOK_METRIC_IDENTIFIER:
+	case ML_TOK_LPAREN: case ML_TOK_LBRACE: case ML_TOK_ADD: case ML_TOK_SUB:
+	case ML_TOK_AND: case ML_TOK_OR: case ML_TOK_UNLESS: case ML_TOK_BY: case ML_TOK_WITHOUT:
+	case ML_TOK_OFFSET: case ML_TOK_START: case ML_TOK_END:
+		return true;
+	default:
+		return ml_tok_is_aggregator(t);
+	}
+}
+
+/*
+ * After an argument of a call or an aggregation: ',' (not followed by ','
+ * or ')': Prometheus refuses trailing commas) or ')'. context names the
+ * aggregation for "unexpected ..." as Prometheus's grammar does.
+ */
+static int arg_separator(struct parser *p, const char *context)
+{
+	if (p->tok.type == ML_TOK_COMMA) {
+		uint32_t comma = p->tok.pos;
+		advance(p);
+		if (p->tok.type != ML_TOK_ERROR && !starts_expr(p->tok.type)) {
+			fail(p, comma, "trailing commas not allowed in function call args");
+			return -1;
+		}
+		return 0;
+	}
+	if (p->tok.type != ML_TOK_RPAREN) {
+		unexpected(p, context, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* A vector selector whose metric name is the token t, already passed. */
+static struct ml_node *selector_named(struct parser *p, const struct ml_token *t)
+{
+	struct ml_node *n = node_new(p, ML_NODE_VECTOR_SELECTOR, t->pos);
 	if (n == NULL)
 		return NULL;
-	n->u.agg.op = agg_op(p->tok.type);
-	const char *name = ml_op_name(n->u.agg.op);
+	n->u.vs.name = ml_str_make(p->q + t->pos, t->len);
+	if (parse_matchers(p, n) != 0)
+		return NULL;
+	return n;
+}
+
+static struct ml_node *parse_aggregate(struct parser *p)
+{
+	struct ml_token t = p->tok;
 	advance(p);
+	/* Not followed by "(", by or without, an aggregator's name is a metric name (2.42). */
+	if (p->tok.type != ML_TOK_LPAREN && p->tok.type != ML_TOK_BY &&
+	    p->tok.type != ML_TOK_WITHOUT)
+		return selector_named(p, &t);
+	struct ml_node *n = node_new(p, ML_NODE_AGGREGATE, t.pos);
+	if (n == NULL)
+		return NULL;
+	n->u.agg.op = agg_op(t.type);
+	const char *name = ml_op_name(n->u.agg.op);
 	if (p->tok.type == ML_TOK_BY || p->tok.type == ML_TOK_WITHOUT)
 		if (parse_grouping(p, n) != 0)
 			return NULL;
 	if (p->tok.type != ML_TOK_LPAREN)
-		return unexpected(p, "aggregation", "\"(\"");
+		return unexpected(p, p->tok.type == ML_TOK_BY || p->tok.type == ML_TOK_WITHOUT
+				     ? "aggregation" : NULL, NULL);
 	uint32_t lparen = p->tok.pos;
 	advance(p);
 	struct ml_node *args[2] = {NULL, NULL};
 	int nargs = 0;
 	while (p->tok.type != ML_TOK_RPAREN) {
 		if (nargs == 2)
-			return fail(p, p->tok.pos,
+			return fail(p, n->pos,
 				    "wrong number of arguments for aggregate expression provided, expected %d, got %d",
 				    agg_has_param(n->u.agg.op) ? 2 : 1, 3);
 		args[nargs] = parse_expr(p, PREC_OR);
 		if (args[nargs] == NULL)
 			return NULL;
 		nargs++;
-		if (p->tok.type == ML_TOK_COMMA)
-			advance(p);
-		else if (p->tok.type != ML_TOK_RPAREN)
-			return unexpected(p, "aggregation", "\",\" or \")\"");
+		if (arg_separator(p, "aggregation") != 0)
+			return NULL;
 	}
 	advance(p);
 	int want = agg_has_param(n->u.agg.op) ? 2 : 1;
 	if (nargs != want) {
 		if (nargs == 0)
 			return fail(p, lparen, "no arguments for aggregate expression provided");
-		return fail(p, lparen,
+		return fail(p, n->pos,
 			    "wrong number of arguments for aggregate expression provided, expected %d, got %d",
 			    want, nargs);
 	}
@@ -526,14 +689,14 @@ static struct ml_node *parse_aggregate(struct parser *p)
 	}
 	/* Type checks (parse.go checkAST). */
 	if (ml_node_type(n->u.agg.expr) != ML_TYPE_VECTOR)
-		return fail(p, n->u.agg.expr->pos,
+		return sem_node(p, n, n->u.agg.expr->pos,
 			    "expected type instant vector in aggregation expression, got %s",
 			    ml_value_type_name(ml_node_type(n->u.agg.expr)));
 	if (n->u.agg.param != NULL) {
 		enum ml_value_type want_t =
 			n->u.agg.op == ML_AGG_COUNT_VALUES ? ML_TYPE_STRING : ML_TYPE_SCALAR;
 		if (ml_node_type(n->u.agg.param) != want_t)
-			return fail(p, n->u.agg.param->pos,
+			return sem_node(p, n, n->u.agg.param->pos,
 				    "expected type %s in aggregation parameter, got %s",
 				    ml_value_type_name(want_t),
 				    ml_value_type_name(ml_node_type(n->u.agg.param)));
@@ -542,12 +705,14 @@ static struct ml_node *parse_aggregate(struct parser *p)
 	return n;
 }
 
-static struct ml_node *parse_call(struct parser *p, const struct ml_func *f, uint32_t pos)
+/* f is NULL for an unknown function name (the token name). */
+static struct ml_node *parse_call(struct parser *p, const struct ml_func *f,
+				  const struct ml_token *name)
 {
+	uint32_t pos = name->pos;
 	struct ml_node *n = node_new(p, ML_NODE_CALL, pos);
 	if (n == NULL)
 		return NULL;
-	n->u.call.func = f;
 	advance(p); /* ( */
 	size_t cap = 0;
 	while (p->tok.type != ML_TOK_RPAREN) {
@@ -565,25 +730,28 @@ static struct ml_node *parse_call(struct parser *p, const struct ml_func *f, uin
 			cap = ncap;
 		}
 		n->u.call.args[n->u.call.n_args++] = a;
-		if (p->tok.type == ML_TOK_COMMA)
-			advance(p);
-		else if (p->tok.type != ML_TOK_RPAREN)
-			return unexpected(p, "function call", "\",\" or \")\"");
+		if (arg_separator(p, NULL) != 0)
+			return NULL;
 	}
 	advance(p);
+	/* Prometheus looks the function up once its arguments are parsed. */
+	if (f == NULL)
+		return fail(p, pos, "unknown function with name \"%.*s\"", (int)name->len,
+			    p->q + name->pos);
+	n->u.call.func = f;
 	int nargs = (int)n->u.call.n_args;
 	if (f->variadic == 0) {
 		if (nargs != f->n_arg_types)
-			return fail(p, pos, "expected %d argument(s) in call to \"%s\", got %d",
+			return sem_node(p, n, pos, "expected %d argument(s) in call to \"%s\", got %d",
 				    f->n_arg_types, f->name, nargs);
 	} else {
 		int min = f->n_arg_types - 1;
 		int max = f->variadic > 0 ? f->n_arg_types + f->variadic - 1 : -1;
 		if (max >= 0 && nargs > max)
-			return fail(p, pos, "expected at most %d argument(s) in call to \"%s\", got %d",
+			return sem_node(p, n, pos, "expected at most %d argument(s) in call to \"%s\", got %d",
 				    max, f->name, nargs);
 		if (nargs < min)
-			return fail(p, pos, "expected at least %d argument(s) in call to \"%s\", got %d",
+			return sem_node(p, n, pos, "expected at least %d argument(s) in call to \"%s\", got %d",
 				    min, f->name, nargs);
 	}
 	for (int i = 0; i < nargs; i++) {
@@ -591,7 +759,7 @@ static struct ml_node *parse_call(struct parser *p, const struct ml_func *f, uin
 			f->arg_types[i < f->n_arg_types ? i : f->n_arg_types - 1];
 		enum ml_value_type got = ml_node_type(n->u.call.args[i]);
 		if (got != want)
-			return fail(p, n->u.call.args[i]->pos,
+			return sem_node(p, n, n->u.call.args[i]->pos,
 				    "expected type %s in call to function \"%s\", got %s",
 				    ml_value_type_name(want), f->name, ml_value_type_name(got));
 	}
@@ -607,7 +775,7 @@ static struct ml_node *parse_primary(struct parser *p)
 		if (n == NULL)
 			return NULL;
 		if (parse_number_text(p->q + t.pos, t.len, &n->u.number) != 0)
-			return fail(p, t.pos, "error parsing number: %.*s", (int)t.len, p->q + t.pos);
+			return number_error(p, &t);
 		advance(p);
 		return n;
 	}
@@ -626,7 +794,7 @@ static struct ml_node *parse_primary(struct parser *p)
 		if (inner == NULL)
 			return NULL;
 		if (p->tok.type != ML_TOK_RPAREN)
-			return unexpected(p, "paren expression", "\")\"");
+			return unexpected(p, NULL, NULL);
 		advance(p);
 		struct ml_node *n = node_new(p, ML_NODE_PAREN, t.pos);
 		if (n == NULL)
@@ -643,29 +811,25 @@ static struct ml_node *parse_primary(struct parser *p)
 	case ML_TOK_IDENTIFIER:
 	case ML_TOK_METRIC_IDENTIFIER: {
 		advance(p);
-		if (p->tok.type == ML_TOK_LPAREN && t.type == ML_TOK_IDENTIFIER) {
-			const struct ml_func *f = ml_func_lookup(p->q + t.pos, t.len);
-			if (f == NULL)
-				return fail(p, t.pos, "unknown function with name \"%.*s\"", (int)t.len,
-					    p->q + t.pos);
-			return parse_call(p, f, t.pos);
+		bool inf_nan = t.type == ML_TOK_IDENTIFIER && t.len == 3 &&
+			       (strncasecmp(p->q + t.pos, "inf", 3) == 0 || strncasecmp(p->q + t.pos, "nan", 3) == 0);
+		if (p->tok.type == ML_TOK_LPAREN && t.type == ML_TOK_IDENTIFIER && !inf_nan) {
+			return parse_call(p, ml_func_lookup(p->q + t.pos, t.len), &t);
 		}
-		if (t.type == ML_TOK_IDENTIFIER && t.len == 3 &&
-		    (strncasecmp(p->q + t.pos, "inf", 3) == 0 || strncasecmp(p->q + t.pos, "nan", 3) == 0)) {
+		if (inf_nan) {
 			struct ml_node *n = node_new(p, ML_NODE_NUMBER, t.pos);
 			if (n == NULL)
 				return NULL;
 			n->u.number = tolower((unsigned char)p->q[t.pos]) == 'i' ? INFINITY : NAN;
 			return n;
 		}
-		struct ml_node *n = node_new(p, ML_NODE_VECTOR_SELECTOR, t.pos);
-		if (n == NULL)
-			return NULL;
-		n->u.vs.name = ml_str_make(p->q + t.pos, t.len);
-		if (parse_matchers(p, n) != 0)
-			return NULL;
-		return n;
+		return selector_named(p, &t);
 	}
+	case ML_TOK_AND: case ML_TOK_OR: case ML_TOK_UNLESS: case ML_TOK_BY:
+	case ML_TOK_WITHOUT: case ML_TOK_OFFSET: case ML_TOK_START: case ML_TOK_END:
+		/* 2.42's grammar (metric_identifier) takes these keywords as metric names. */
+		advance(p);
+		return selector_named(p, &t);
 	default:
 		if (ml_tok_is_aggregator(t.type))
 			return parse_aggregate(p);
@@ -689,11 +853,11 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 				if (p->tok.type == ML_TOK_DURATION && parse_duration_tok(p, &step) != 0)
 					return NULL;
 				if (p->tok.type != ML_TOK_RBRACKET)
-					return unexpected(p, "subquery selector", "\"]\"");
+					return unexpected(p, NULL, NULL);
 				advance(p);
 				if (ml_node_type(n) != ML_TYPE_VECTOR)
-					return fail(p, n->pos, "subquery is only allowed on instant vector, got %s",
-						    ml_value_type_name(ml_node_type(n)));
+					sem(p, n->pos, "subquery is only allowed on instant vector, got %s instead",
+					    ml_value_type_name(ml_node_type(n)));
 				struct ml_node *sq = node_new(p, ML_NODE_SUBQUERY, n->pos);
 				if (sq == NULL)
 					return NULL;
@@ -704,7 +868,7 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 				continue;
 			}
 			if (p->tok.type != ML_TOK_RBRACKET)
-				return unexpected(p, "matrix selector", "\"]\" or \":\"");
+				return unexpected(p, NULL, NULL);
 			advance(p);
 			if (n->kind != ML_NODE_VECTOR_SELECTOR)
 				return fail(p, pos, "ranges only allowed for vector selectors");
@@ -721,7 +885,6 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 			continue;
 		}
 		if (p->tok.type == ML_TOK_OFFSET) {
-			uint32_t pos = p->tok.pos;
 			advance(p);
 			int neg = 0;
 			if (p->tok.type == ML_TOK_SUB) {
@@ -729,6 +892,8 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 				advance(p);
 			}
 			int64_t off;
+			if (p->tok.type != ML_TOK_DURATION)
+				return unexpected(p, "offset", "duration");
 			if (parse_duration_tok(p, &off) != 0)
 				return NULL;
 			if (neg)
@@ -741,15 +906,14 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 			else if (n->kind == ML_NODE_SUBQUERY)
 				slot = &n->u.sq.offset_ms;
 			else
-				return fail(p, pos,
+				return fail(p, n->pos,
 					    "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
 			if (*slot != 0)
-				return fail(p, pos, "offset may not be set multiple times");
+				return fail(p, n->pos, "offset may not be set multiple times");
 			*slot = off;
 			continue;
 		}
 		if (p->tok.type == ML_TOK_AT) {
-			uint32_t pos = p->tok.pos;
 			advance(p);
 			enum ml_at_kind kind;
 			int64_t at_ms = 0;
@@ -757,10 +921,10 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 				kind = p->tok.type == ML_TOK_START ? ML_AT_START : ML_AT_END;
 				advance(p);
 				if (p->tok.type != ML_TOK_LPAREN)
-					return unexpected(p, "@ modifier", "\"(\"");
+					return unexpected(p, "@", "timestamp");
 				advance(p);
 				if (p->tok.type != ML_TOK_RPAREN)
-					return unexpected(p, "@ modifier", "\")\"");
+					return unexpected(p, "@", "timestamp");
 				advance(p);
 			} else {
 				int neg = 0;
@@ -768,17 +932,30 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 					neg = p->tok.type == ML_TOK_SUB;
 					advance(p);
 				}
-				if (p->tok.type != ML_TOK_NUMBER)
-					return unexpected(p, "@ modifier", "number or start() or end()");
+				bool inf_nan = p->tok.type == ML_TOK_IDENTIFIER && p->tok.len == 3 &&
+					       (strncasecmp(p->q + p->tok.pos, "inf", 3) == 0 ||
+						strncasecmp(p->q + p->tok.pos, "nan", 3) == 0);
+				if (p->tok.type != ML_TOK_NUMBER && !inf_nan)
+					return unexpected(p, "@", "timestamp");
 				double ts;
-				if (parse_number_text(p->q + p->tok.pos, p->tok.len, &ts) != 0)
-					return fail(p, p->tok.pos, "error parsing number");
+				if (inf_nan)
+					ts = tolower((unsigned char)p->q[p->tok.pos]) == 'i' ? INFINITY : NAN;
+				else if (parse_number_text(p->q + p->tok.pos, p->tok.len, &ts) != 0)
+					return number_error(p, &p->tok);
 				advance(p);
 				if (neg)
 					ts = -ts;
+				/* Prometheus's setTimestamp: the seconds must fit an int64, printed with %f. */
+				if (isnan(ts) || ts >= 9223372036854775807.0 || ts <= -9223372036854775808.0) {
+					if (isnan(ts) || isinf(ts))
+						return fail(p, n->pos, "timestamp out of bounds for @ modifier: %s",
+							    isnan(ts) ? "NaN" : ts > 0 ? "+Inf" : "-Inf");
+					return fail(p, n->pos, "timestamp out of bounds for @ modifier: %f", ts);
+				}
 				double ms = round(ts * 1000.0);
-				if (!isfinite(ms) || ms > 9.2e18 || ms < -9.2e18)
-					return fail(p, pos, "timestamp out of bounds for @ modifier: %g", ts);
+				/* Go's int64 conversion of a value out of range gives MinInt64 on amd64. */
+				if (ms >= 9223372036854775807.0 || ms < -9223372036854775808.0)
+					ms = -9223372036854775808.0;
 				kind = ML_AT_TIME;
 				at_ms = (int64_t)ms;
 			}
@@ -794,11 +971,11 @@ static struct ml_node *parse_postfix(struct parser *p, struct ml_node *n)
 				slot = &n->u.sq.at;
 				slot_ms = &n->u.sq.at_ms;
 			} else {
-				return fail(p, pos,
+				return fail(p, n->pos,
 					    "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
 			}
 			if (*slot != ML_AT_NONE)
-				return fail(p, pos, "@ <timestamp> may not be set multiple times");
+				return fail(p, n->pos, "@ <timestamp> may not be set multiple times");
 			*slot = kind;
 			*slot_ms = at_ms;
 			continue;
@@ -818,9 +995,9 @@ static struct ml_node *parse_unary(struct parser *p)
 			return NULL;
 		enum ml_value_type ty = ml_node_type(operand);
 		if (ty != ML_TYPE_SCALAR && ty != ML_TYPE_VECTOR)
-			return fail(p, t.pos,
-				    "unary expression only allowed on expressions of type scalar or instant vector, got %s",
-				    ml_value_type_name(ty));
+			sem(p, t.pos,
+			    "unary expression only allowed on expressions of type scalar or instant vector, got \"%s\"",
+			    ml_value_type_name(ty));
 		if (operand->kind == ML_NODE_NUMBER) {
 			if (t.type == ML_TOK_SUB)
 				operand->u.number = -operand->u.number;
@@ -879,7 +1056,7 @@ static int parse_bin_modifiers(struct parser *p, struct ml_node *n)
 	vm->has_modifier = true;
 	vm->on = p->tok.type == ML_TOK_ON;
 	advance(p);
-	if (parse_label_list(p, &vm->labels, vm->on ? "on clause" : "ignoring clause") != 0)
+	if (parse_label_list(p, &vm->labels, "grouping opts") != 0)
 		return -1;
 	if (p->tok.type == ML_TOK_GROUP_LEFT || p->tok.type == ML_TOK_GROUP_RIGHT) {
 		vm->card = p->tok.type == ML_TOK_GROUP_LEFT ? ML_CARD_MANY_TO_ONE : ML_CARD_ONE_TO_MANY;
@@ -891,23 +1068,43 @@ static int parse_bin_modifiers(struct parser *p, struct ml_node *n)
 	return 0;
 }
 
+/*
+ * Prometheus's checkAST for a binary expression, in its order: errors about
+ * the operator at the operator, an operand of the wrong type at that
+ * operand, the rest at the expression's start (its left-hand side).
+ */
 static struct ml_node *check_binary(struct parser *p, struct ml_node *n)
 {
 	enum ml_op op = n->u.binary.op;
-	enum ml_value_type lt = ml_node_type(n->u.binary.lhs), rt = ml_node_type(n->u.binary.rhs);
+	struct ml_node *lhs = n->u.binary.lhs, *rhs = n->u.binary.rhs;
+	enum ml_value_type lt = ml_node_type(lhs), rt = ml_node_type(rhs);
 	bool cmp = ml_op_is_comparison(op), set = ml_op_is_set(op);
-	if (n->u.binary.return_bool && !cmp)
-		return fail(p, n->pos, "bool modifier can only be used on comparison operators");
-	if ((lt != ML_TYPE_SCALAR && lt != ML_TYPE_VECTOR) || (rt != ML_TYPE_SCALAR && rt != ML_TYPE_VECTOR))
-		return fail(p, n->pos, "binary expression must contain only scalar and instant vector types");
-	if (cmp && lt == ML_TYPE_SCALAR && rt == ML_TYPE_SCALAR && !n->u.binary.return_bool)
-		return fail(p, n->pos, "comparisons between scalars must use BOOL modifier");
 	struct ml_vector_matching *vm = n->u.binary.matching;
+	if (n->u.binary.return_bool && !cmp)
+		return sem_node(p, n, n->pos, "bool modifier can only be used on comparison operators");
+	if (cmp && lt == ML_TYPE_SCALAR && rt == ML_TYPE_SCALAR && !n->u.binary.return_bool)
+		return sem_node(p, n, n->pos, "comparisons between scalars must use BOOL modifier");
+	for (size_t i = 0; vm != NULL && vm->on && i < vm->labels.n; i++)
+		for (size_t j = 0; j < vm->include.n; j++)
+			if (ml_str_eq(vm->labels.items[i], vm->include.items[j]))
+				return sem_node(p, n, n->pos,
+					    "label \"%.*s\" must not occur in ON and GROUP clause at once",
+					    (int)vm->include.items[j].n, vm->include.items[j].p);
+	if (lt != ML_TYPE_SCALAR && lt != ML_TYPE_VECTOR)
+		return sem_node(p, n, lhs->pos, "binary expression must contain only scalar and instant vector types");
+	if (rt != ML_TYPE_SCALAR && rt != ML_TYPE_VECTOR)
+		return sem_node(p, n, rhs->pos, "binary expression must contain only scalar and instant vector types");
 	bool both_vectors = lt == ML_TYPE_VECTOR && rt == ML_TYPE_VECTOR;
-	if (vm != NULL && !both_vectors)
-		return fail(p, n->pos, "vector matching only allowed between instant vectors");
+	if (!both_vectors && vm != NULL) {
+		if (vm->labels.n > 0)
+			return sem_node(p, n, lhs->pos, "vector matching only allowed between instant vectors");
+		n->u.binary.matching = vm = NULL;
+	} else if (set && both_vectors && vm != NULL &&
+		   (vm->card == ML_CARD_MANY_TO_ONE || vm->card == ML_CARD_ONE_TO_MANY)) {
+		return sem_node(p, n, lhs->pos, "no grouping allowed for \"%s\" operation", ml_op_name(op));
+	}
 	if (set && (lt == ML_TYPE_SCALAR || rt == ML_TYPE_SCALAR))
-		return fail(p, n->pos, "set operator \"%s\" not allowed in binary scalar expression",
+		return sem_node(p, n, lhs->pos, "set operator \"%s\" not allowed in binary scalar expression",
 			    ml_op_name(op));
 	if (both_vectors) {
 		if (vm == NULL) {
@@ -916,18 +1113,8 @@ static struct ml_node *check_binary(struct parser *p, struct ml_node *n)
 				return oom(p);
 			n->u.binary.matching = vm;
 		}
-		if (set) {
-			if (vm->card == ML_CARD_MANY_TO_ONE || vm->card == ML_CARD_ONE_TO_MANY)
-				return fail(p, n->pos, "no grouping allowed for \"%s\" operation",
-					    ml_op_name(op));
+		if (set)
 			vm->card = ML_CARD_MANY_TO_MANY;
-		}
-		for (size_t i = 0; vm->on && i < vm->labels.n; i++)
-			for (size_t j = 0; j < vm->include.n; j++)
-				if (ml_str_eq(vm->labels.items[i], vm->include.items[j]))
-					return fail(p, n->pos,
-						    "label \"%.*s\" must not occur in ON and GROUP clause at once",
-						    (int)vm->include.items[j].n, vm->include.items[j].p);
 	}
 	return n;
 }
@@ -991,6 +1178,12 @@ struct ml_promql_expr *ml_promql_parse(const char *q, size_t n, struct ml_err *e
 		goto fail;
 	if (p.tok.type != ML_TOK_EOF) {
 		unexpected(&p, NULL, NULL);
+		goto fail;
+	}
+	if (p.sem_failed) {
+		int line, col;
+		position(&p, p.sem_pos, &line, &col);
+		ml_err_set(err, ML_EINVAL, "%d:%d: parse error: %s", line, col, p.sem_msg);
 		goto fail;
 	}
 	return e;

@@ -133,3 +133,60 @@ Test(promql_parse, errors_read_like_prometheus)
 	check_error("up[0s:1m]", "1:4: parse error: duration must be greater than 0");
 	check_error("up offset 0s", "1:11: parse error: duration must be greater than 0");
 }
+
+static void check_exact(const char *q, const char *want)
+{
+	struct ml_err err;
+	struct ml_promql_expr *e = ml_promql_parse(q, strlen(q), &err);
+	cr_assert_null(e, "%s should not parse", q);
+	cr_expect_str_eq(err.msg, want, "for %s", q);
+}
+
+/* Texts and positions exactly as Prometheus 2.42 answered these queries. */
+Test(promql_parse, error_texts_are_prometheus_s)
+{
+	/* Semantic errors at the start of the offending node. */
+	check_exact("x[5m] + 1", "1:1: parse error: binary expression must contain only scalar and instant vector types");
+	check_exact("x + (a[5m] + 1)", "1:6: parse error: binary expression must contain only scalar and instant vector types");
+	check_exact("x + on(a) y[5m]", "1:11: parse error: binary expression must contain only scalar and instant vector types");
+	check_exact("1 and 1", "1:1: parse error: set operator \"and\" not allowed in binary scalar expression");
+	check_exact("x and ignoring(i) group_left y", "1:1: parse error: no grouping allowed for \"and\" operation");
+	check_exact("1 + on(a) x", "1:1: parse error: vector matching only allowed between instant vectors");
+	check_exact("x[5m] @ 1 @ 2", "1:1: parse error: @ <timestamp> may not be set multiple times");
+	check_exact("x[5m:] offset 1m offset 1m", "1:1: parse error: offset may not be set multiple times");
+	check_exact("(x) @ 1", "1:1: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+	check_exact("x + (sum(x) @ 1)", "1:6: parse error: @ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+	check_exact("topk(x)", "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1");
+	check_exact("x{__name__=\"y\"}", "1:1: parse error: metric name must not be set twice: \"x\" or \"y\"");
+	check_exact("-\"a\"", "1:1: parse error: unary expression only allowed on expressions of type scalar or instant vector, got \"string\"");
+	check_exact("\"a\"[5m:]", "1:1: parse error: subquery is only allowed on instant vector, got string instead");
+	/* The lexer's errors. */
+	check_exact("sum(", "1:5: parse error: unclosed left parenthesis");
+	check_exact("1 + )", "1:6: parse error: unexpected right parenthesis ')'");
+	check_exact("x[5m", "1:5: parse error: unclosed left bracket");
+	check_exact("x ]", "1:3: parse error: unexpected right bracket ']'");
+	check_exact("x{a=\"b\",", "1:9: parse error: unexpected end of input inside braces");
+	check_exact("x{{", "1:3: parse error: unexpected left brace '{'");
+	check_exact("x}", "1:2: parse error: unexpected character: '}'");
+	check_exact("x{1a=\"b\"}", "1:3: parse error: unexpected character inside braces: '1'");
+	check_exact("x{a!b}", "1:4: parse error: unexpected character after '!' inside braces: 'b'");
+	check_exact("x =~ y", "1:3: parse error: unexpected character after '=': '~'");
+	check_exact("x[5m:5m:]", "1:8: parse error: unexpected colon ':'");
+	check_exact("x[5m:1m x]", "1:9: parse error: unexpected colon 'x'");
+	check_exact("x[-1m]", "1:3: parse error: missing unit character in duration");
+	check_exact("x[1y1y]", "1:3: parse error: bad duration syntax: \"1y1\"");
+	check_exact("x{a=\"\\q\"}", "1:5: parse error: unknown escape sequence U+0071 'q'");
+	/* Items as Prometheus prints them. */
+	check_exact("1 +* 2", "1:4: parse error: unexpected <op:*>");
+	check_exact("atan2(x, 5)", "1:1: parse error: unexpected <op:atan2>");
+	check_exact("sum without(a) by(b) (x)", "1:16: parse error: unexpected <by> in aggregation");
+	check_exact("sum by(a, \"x\") (x)", "1:11: parse error: unexpected string \"\\\"x\\\"\" in grouping opts, expected label");
+	check_exact("1 123456789012", "1:3: parse error: unexpected number \"1234567890\"...");
+	check_exact("x offset", "1:9: parse error: unexpected end of input in offset, expected duration");
+	check_exact("x @ foo", "1:5: parse error: unexpected identifier \"foo\" in @, expected timestamp");
+	check_exact("x @ 1e400", "1:5: parse error: error parsing number: strconv.ParseFloat: parsing \"1e400\": value out of range");
+	check_exact("1e", "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"1e\": invalid syntax");
+	/* Regex errors: Go's text alone. */
+	check_exact("x{a=~\"(\"}", "1:3: parse error: error parsing regexp: missing closing ): `^(?:()$`");
+	check_exact("x{a=~\"a)|(b\"}", "1:3: parse error: error parsing regexp: unexpected ): `a)|(b`");
+}

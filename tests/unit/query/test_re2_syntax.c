@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "query/re2_syntax.h"
 
@@ -76,17 +77,77 @@ Test(re2_syntax, refuses_pcre_only_syntax)
 		cr_expect_eq(check(bad[i], NULL, 0), ML_EINVAL, "accepted %s", bad[i]);
 }
 
+static void says(const char *re, const char *want)
+{
+	char why[256];
+	cr_assert_eq(check(re, why, sizeof(why)), ML_EINVAL, "accepted %s", re);
+	cr_expect_str_eq(why, want, "for %s", re);
+}
+
+/* Texts as Prometheus 2.42 printed them for these matchers (Go's regexp.Error). */
 Test(re2_syntax, says_what_go_says)
 {
-	char why[128];
-	cr_assert_eq(check("/api\\Z", why, sizeof(why)), ML_EINVAL);
-	cr_expect_str_eq(why, "invalid escape sequence: `\\Z`");
-	cr_assert_eq(check("(?=/api).*", why, sizeof(why)), ML_EINVAL);
-	cr_expect_str_eq(why, "invalid or unsupported Perl syntax: `(?=`");
-	cr_assert_eq(check("/a++", why, sizeof(why)), ML_EINVAL);
-	cr_expect_str_eq(why, "invalid nested repetition operator: `++`");
+	says("/api\\Z", "error parsing regexp: invalid escape sequence: `\\Z`");
+	says("(?=/api).*", "error parsing regexp: invalid or unsupported Perl syntax: `(?=`");
+	says("/a++", "error parsing regexp: invalid nested repetition operator: `++`");
+	says("x{2}{3}", "error parsing regexp: invalid nested repetition operator: `{2}{3}`");
+	/* Missing and unexpected parentheses name the whole anchored pattern. */
+	says("(", "error parsing regexp: missing closing ): `^(?:()$`");
+	says("(?i", "error parsing regexp: missing closing ): `^(?:(?i)$`");
+	says("a))", "error parsing regexp: unexpected ): `^(?:a)))$`");
+	/* A class runs to the end of the anchored pattern. */
+	says("[a", "error parsing regexp: missing closing ]: `[a)$`");
+	says("[^]", "error parsing regexp: missing closing ]: `[^])$`");
+	says("[a-", "error parsing regexp: invalid character class range: `a-)`");
+	says("[z-a]", "error parsing regexp: invalid character class range: `z-a`");
+	says("[[:foo:]]", "error parsing regexp: invalid character class range: `[:foo:]`");
+	says("\\p{Foo}", "error parsing regexp: invalid character class range: `\\p{Foo}`");
+	says("*", "error parsing regexp: missing argument to repetition operator: `*`");
+	says("a|*", "error parsing regexp: missing argument to repetition operator: `*`");
+	says("a{2,1}", "error parsing regexp: invalid repeat count: `{2,1}`");
+	says("a{1001}", "error parsing regexp: invalid repeat count: `{1001}`");
+	says("(a{100}){100}", "error parsing regexp: invalid repeat count: `{100}`");
+	says("(?P<n", "error parsing regexp: invalid named capture: `(?P<n)$`");
+	says("(?P<>a)", "error parsing regexp: invalid named capture: `(?P<>`");
+	says("(?P>a)", "error parsing regexp: invalid or unsupported Perl syntax: `(?P`");
+	char why[64];
 	cr_assert_eq(check("a.b", why, sizeof(why)), 0);
 	cr_expect_str_eq(why, "");
+}
+
+Test(re2_syntax, nesting_depth_is_go_s)
+{
+	char re[2 * 1000 + 1];
+	for (int depth = 998; depth <= 999; depth++) {
+		memset(re, '(', (size_t)depth);
+		memset(re + depth, ')', (size_t)depth);
+		int rc = ml_re2_syntax_check(re, 2 * (size_t)depth, NULL, 0);
+		/* ^, 999 groups, a literal and the concatenation: one level over 1000. */
+		cr_expect_eq(rc, depth == 998 ? 0 : ML_EINVAL, "depth %d", depth);
+	}
+}
+
+Test(re2_syntax, spells_the_pattern_for_pcre2)
+{
+	static const struct {
+		const char *re, *pcre;
+	} cases[] = {
+	    {"a", "(?:^)(?:a)(?:$)"},
+	    {"(?P<1>a)", "(?:^)(?:(a))(?:$)"},
+	    {"[\\d-z]", "(?:^)(?:[\\d\\-z])(?:$)"},
+	    {"a\\12\\v", "(?:^)(?:a\\x{a}\\x{b})(?:$)"},
+	    {"^*\\b", "(?:^)(?:(?:^)*(?:\\b))(?:$)"},
+	    {"\\s", "(?:^)(?:[\\t\\n\\f\\r ])(?:$)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *pcre;
+		size_t len;
+		cr_assert_eq(
+		    ml_re2_to_pcre2(cases[i].re, strlen(cases[i].re), &pcre, &len, NULL, 0), 0);
+		cr_expect_str_eq(pcre, cases[i].pcre);
+		cr_expect_eq(len, strlen(pcre));
+		ml_free(pcre);
+	}
 }
 
 Test(re2_syntax, reads_only_n_bytes)
