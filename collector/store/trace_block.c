@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
 #include <zstd.h>
 
 #define PAGE_VERSION 1
@@ -134,9 +135,38 @@ static struct ml_head_span *client_with_id(struct ml_head_span **v, size_t n, co
  * shared span id (Zipkin: the server half reuses the client's id). A shared
  * server span counts once, through its client half.
  */
+uint64_t ml_block_span_key(const uint8_t trace_id[16], const uint8_t span_id[8])
+{
+	uint8_t k[24];
+	memcpy(k, trace_id, 16);
+	memcpy(k + 16, span_id, 8);
+	uint64_t h = XXH3_64bits(k, sizeof(k));
+	return h ? h : 1; /* 0 means "none" */
+}
+
+/* Records c as an orphan of b (when b is given and c has a caller to look for). */
+static int add_orphan(struct ml_block_build *b, size_t *cap, const struct ml_head_span *c)
+{
+	if (b == NULL || (c->kind != ML_SPAN_KIND_SERVER && !c->has_parent))
+		return 0;
+	void *arr = b->orphans;
+	int rc = grow(&arr, cap, b->n_orphans + 1, sizeof(*b->orphans));
+	b->orphans = arr;
+	if (rc != 0)
+		return rc;
+	struct ml_block_orphan *o = &b->orphans[b->n_orphans++];
+	o->client_key = c->kind == ML_SPAN_KIND_SERVER ? ml_block_span_key(c->trace_id, c->span_id) : 0;
+	o->parent_key = c->has_parent ? ml_block_span_key(c->trace_id, c->parent_id) : 0;
+	o->service = c->service;
+	o->hour = (uint32_t)(c->start_ns / ML_BLOCK_DEP_BUCKET_NS);
+	o->error = c->error;
+	return 0;
+}
+
 static int trace_deps(struct ml_head_span *const *group, size_t n, uint64_t start_ns,
 		      uint64_t end_ns, struct ml_head_span ***tmp, size_t *tmp_cap,
-		      struct ml_block_dep **deps, size_t *n_deps, size_t *cap_deps)
+		      struct ml_block_dep **deps, size_t *n_deps, size_t *cap_deps,
+		      struct ml_block_build *orphans_to, size_t *cap_orphans)
 {
 	void *t = *tmp;
 	int rc = grow(&t, tmp_cap, n, sizeof(**tmp));
@@ -154,6 +184,8 @@ static int trace_deps(struct ml_head_span *const *group, size_t n, uint64_t star
 			p = client_with_id(v, n, c->span_id);
 		if (p == NULL && c->has_parent)
 			p = by_id(v, n, c->parent_id);
+		if (p == NULL && (rc = add_orphan(orphans_to, cap_orphans, c)) != 0)
+			return rc;
 		if (p == NULL || p == c || ml_str_eq(p->service, c->service))
 			continue;
 		void *d = *deps;
@@ -175,7 +207,7 @@ int ml_block_trace_deps(struct ml_head_span *const *group, size_t n, uint64_t st
 			uint64_t end_ns, struct ml_block_dep_list *out)
 {
 	return trace_deps(group, n, start_ns, end_ns, &out->tmp, &out->tmp_cap, &out->deps,
-			  &out->n_deps, &out->cap_deps);
+			  &out->n_deps, &out->cap_deps, NULL, NULL);
 }
 
 void ml_block_dep_list_free(struct ml_block_dep_list *l)
@@ -185,7 +217,16 @@ void ml_block_dep_list_free(struct ml_block_dep_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static size_t merge_deps(struct ml_block_dep *d, size_t n)
+/* By key; of equal keys (a client and a server half sharing an id) the client first. */
+static int caller_order(const void *a, const void *b)
+{
+	const struct ml_block_caller *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (int)y->client - (int)x->client;
+}
+
+size_t ml_block_merge_deps(struct ml_block_dep *d, size_t n)
 {
 	if (n == 0)
 		return 0;
@@ -416,7 +457,7 @@ int ml_block_build(struct ml_head_span *const *spans, size_t n, uint32_t id, int
 {
 	struct ml_head_span **v = NULL, **tmp = NULL;
 	struct entry_item *items = NULL;
-	size_t tmp_cap = 0, cap_deps = 0, cap_traces = 0, cap_remotes = 0;
+	size_t tmp_cap = 0, cap_traces = 0, cap_remotes = 0, cap_orphans = 0;
 	struct page_writer w;
 	int rc = 0;
 
@@ -449,7 +490,8 @@ int ml_block_build(struct ml_head_span *const *spans, size_t n, uint32_t id, int
 		size_t j = i;
 		while (j < n && memcmp(v[j]->trace_id, v[i]->trace_id, 16) == 0)
 			j++;
-		rc = trace_deps(v + i, j - i, 0, UINT64_MAX, &tmp, &tmp_cap, &b->deps, &b->n_deps, &cap_deps);
+		rc = trace_deps(v + i, j - i, 0, UINT64_MAX, &tmp, &tmp_cap, &b->deps, &b->n_deps,
+				&b->cap_deps, b, &cap_orphans);
 		if (rc != 0)
 			goto fail;
 		void *arr = b->traces;
@@ -489,7 +531,20 @@ int ml_block_build(struct ml_head_span *const *spans, size_t n, uint32_t id, int
 	if ((rc = page_flush(&w)) != 0)
 		goto fail;
 
-	b->n_deps = merge_deps(b->deps, b->n_deps);
+	b->n_deps = ml_block_merge_deps(b->deps, b->n_deps);
+	b->callers = ml_malloc((n ? n : 1) * sizeof(*b->callers));
+	if (b->callers == NULL) {
+		rc = ML_ENOMEM;
+		goto fail;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct ml_block_caller *c = &b->callers[k];
+		c->key = ml_block_span_key(v[k]->trace_id, v[k]->span_id);
+		c->service = v[k]->service;
+		c->client = v[k]->kind == ML_SPAN_KIND_CLIENT;
+	}
+	b->n_callers = n;
+	qsort(b->callers, n, sizeof(*b->callers), caller_order);
 	if (b->n_remotes) {
 		qsort(b->remotes, b->n_remotes, sizeof(*b->remotes), remote_order);
 		size_t o = 0;
@@ -542,6 +597,8 @@ void ml_block_build_free(struct ml_block_build *b)
 	ml_free(b->meta_bytes);
 	ml_free(b->remotes);
 	ml_free(b->deps);
+	ml_free(b->orphans);
+	ml_free(b->callers);
 	ml_arena_destroy(b->arena);
 	memset(b, 0, sizeof(*b));
 }

@@ -79,6 +79,28 @@ struct ml_block_dep {
 };
 
 /*
+ * A span whose caller is not in its block (the trace's spans straddle two
+ * compactions: Envoy's client and server halves come seconds apart): the
+ * parent span's key and, for a server span, the key of a client half sharing
+ * its id; 0 when there is none to look for. trace_store.c looks them up in
+ * the neighbouring blocks' callers.
+ */
+struct ml_block_orphan {
+	uint64_t client_key, parent_key;
+	struct ml_str service;
+	uint32_t hour;
+	bool error;
+};
+/* A span of the block as the possible caller of another block's orphan. */
+struct ml_block_caller {
+	uint64_t key;
+	struct ml_str service;
+	bool client;
+};
+/* The key of span span_id of trace trace_id (a 64-bit hash). */
+uint64_t ml_block_span_key(const uint8_t trace_id[16], const uint8_t span_id[8]);
+
+/*
  * Everything one compaction writes. Strings point into the head spans the
  * block was built from, which must outlive it. ml_block_build_free releases it.
  */
@@ -93,7 +115,11 @@ struct ml_block_build {
 	struct ml_block_remote *remotes;
 	size_t n_remotes;
 	struct ml_block_dep *deps;
-	size_t n_deps;
+	size_t n_deps, cap_deps;
+	struct ml_block_orphan *orphans;  /* links this block could not close */
+	size_t n_orphans;
+	struct ml_block_caller *callers;  /* every span, sorted by key */
+	size_t n_callers;
 	uint64_t raw_bytes;               /* encoded bytes before zstd, for stats */
 	/* private */
 	struct ml_arena *arena;
@@ -137,6 +163,9 @@ struct ml_block_dep_list {
 int ml_block_trace_deps(struct ml_head_span *const *group, size_t n, uint64_t start_ns,
 			uint64_t end_ns, struct ml_block_dep_list *out);
 void ml_block_dep_list_free(struct ml_block_dep_list *l);
+
+/* Sorts and sums equal (hour, parent, child) links; returns the new count. */
+size_t ml_block_merge_deps(struct ml_block_dep *d, size_t n);
 
 /* Hour bucket of the dependency table. */
 #define ML_BLOCK_DEP_BUCKET_NS 3600000000000ULL

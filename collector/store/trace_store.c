@@ -557,6 +557,8 @@ static int compact_once(struct ml_trace_store *ts, size_t max_spans, size_t *don
 {
 	struct ml_head_span **spans = NULL;
 	uint64_t *seqs = NULL;
+	bool *closed = NULL;
+	struct ml_dep_carry next = {0};
 	struct ml_block_build b;
 	size_t n_recs = 0, n = 0;
 	int rc = 0;
@@ -586,6 +588,12 @@ static int compact_once(struct ml_trace_store *ts, size_t max_spans, size_t *don
 	rc = ml_block_build(spans, n, ts->next_block, ts->opt.zstd_level_block, &b, err);
 	if (rc != 0)
 		goto fail;
+	closed = ml_calloc(b.n_orphans ? b.n_orphans : 1, sizeof(*closed));
+	if (closed == NULL || ml_dep_carry_link(&ts->carry, &b, closed) != 0 ||
+	    ml_dep_carry_make(&next, &b, closed) != 0) {
+		rc = ml_err_set(err, ML_ENOMEM, "compaction: out of memory");
+		goto fail;
+	}
 	struct compact_op op = {ts, &b, seqs, n_recs};
 	struct ml_write_op wop = {compact_apply, compact_published, &op};
 	rc = ml_store_write(ts->env, &wop, err);
@@ -593,8 +601,13 @@ static int compact_once(struct ml_trace_store *ts, size_t max_spans, size_t *don
 		goto fail;
 	ts->next_block++;
 	*done = n;
+	ml_dep_carry_free(&ts->carry);
+	ts->carry = next;
+	memset(&next, 0, sizeof(next));
 fail:
+	ml_dep_carry_free(&next);
 	ml_block_build_free(&b);
+	ml_free(closed);
 	ml_free(spans);
 	ml_free(seqs);
 	return rc;
@@ -981,6 +994,7 @@ void ml_trace_store_close(struct ml_trace_store *ts)
 		pthread_join(ts->bg, NULL);
 	}
 	ml_trace_head_free(&ts->head);
+	ml_dep_carry_free(&ts->carry);
 	pthread_mutex_destroy(&ts->compact_mu);
 	pthread_mutex_destroy(&ts->bg_mu);
 	pthread_cond_destroy(&ts->bg_cv);

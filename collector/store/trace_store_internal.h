@@ -24,6 +24,7 @@
 #include <lmdb.h>
 
 #include "store/env.h"
+#include "store/trace_block.h"
 #include "store/trace_head.h"
 #include "store/trace_store.h"
 
@@ -37,6 +38,34 @@
 /* A head record never decompresses to more than this (corrupt length guard). */
 #define ML_TRACE_HEAD_RECORD_MAX (512u * 1024 * 1024)
 
+struct ml_arena;
+
+/*
+ * The last compacted block's callers and the links it left open, for the
+ * dependency links that straddle two compactions (trace_deps.c). Service
+ * names are copies in strings.
+ */
+struct ml_dep_carry {
+	struct ml_block_caller *callers; /* sorted by key */
+	size_t n_callers;
+	struct ml_block_orphan *orphans;
+	size_t n_orphans;
+	struct ml_arena *strings;
+};
+/*
+ * Adds to b->deps the links between b's orphans and the carried callers and
+ * between the carried orphans and b's callers; closed[i] tells whether b's
+ * orphan i found its caller (b->n_orphans entries). 0 or ML_ENOMEM.
+ */
+int ml_dep_carry_link(const struct ml_dep_carry *c, struct ml_block_build *b, bool *closed);
+/*
+ * The carry of b: its callers and its orphans still open, with their own
+ * copies of the names (b's point into head spans that compaction frees).
+ * 0 or ML_ENOMEM.
+ */
+int ml_dep_carry_make(struct ml_dep_carry *out, const struct ml_block_build *b, const bool *closed);
+void ml_dep_carry_free(struct ml_dep_carry *c);
+
 struct ml_trace_store {
 	struct ml_store *env;
 	struct ml_trace_store_options opt; /* defaults filled in */
@@ -47,6 +76,7 @@ struct ml_trace_store {
 
 	pthread_mutex_t compact_mu; /* one compaction or retention pass at a time */
 	uint32_t next_block;        /* under compact_mu */
+	struct ml_dep_carry carry;  /* under compact_mu */
 
 	pthread_mutex_t bg_mu;
 	pthread_cond_t bg_cv;

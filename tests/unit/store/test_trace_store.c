@@ -429,6 +429,78 @@ Test(trace_store, dependencies_head_and_blocks)
 	check_deps();
 }
 
+/*
+ * The same traces with each call's halves in two compactions (Envoy reports
+ * the client and the server span from two proxies, seconds apart): part 0 is
+ * the gateway's spans and cart's shared client half, part 1 cart's server and
+ * client spans and payment's shared server half. Every link is counted once,
+ * whichever half comes first, and survives a restart.
+ */
+static void dep_data_part(int part)
+{
+	struct ml_span_batch b;
+	ml_span_batch_init(&b, arena);
+	for (uint64_t t = 1; t <= 4; t++) {
+		uint64_t s0 = T0 + t * MS;
+		if (part == 0) {
+			add(&b, t, 1, 0, "gateway", "in", ML_SPAN_KIND_SERVER, s0, 10 * MS, NULL, NULL);
+			add(&b, t, 2, 1, "gateway", "out", ML_SPAN_KIND_CLIENT, s0, 9 * MS, NULL, NULL);
+			add(&b, t, 5, 3, "cart", "pay", ML_SPAN_KIND_CLIENT, s0, 2 * MS, NULL, NULL);
+		} else {
+			struct ml_span *s = add(&b, t, 3, 2, "cart", "in", ML_SPAN_KIND_SERVER, s0, 8 * MS, NULL, NULL);
+			if (t == 1)
+				s->status_code = ML_STATUS_ERROR;
+			add(&b, t, 4, 3, "cart", "db", ML_SPAN_KIND_CLIENT, s0, 1 * MS, NULL, NULL);
+			add(&b, t, 5, 3, "payment", "pay", ML_SPAN_KIND_SERVER, s0, 1 * MS, NULL, NULL)->shared = true;
+		}
+	}
+	append(&b);
+}
+
+Test(trace_store, dependencies_across_two_compactions)
+{
+	for (int first = 0; first < 2; first++) {
+		if (first == 1) { /* a fresh store */
+			close_all();
+			fx_rmdir(dir);
+			fx_tmpdir(dir, sizeof(dir));
+			open_all(0);
+		}
+		dep_data_part(first);
+		compact();
+		dep_data_part(1 - first);
+		compact();
+		check_deps();
+		close_all();
+		open_all(0);
+		check_deps();
+	}
+}
+
+/*
+ * A caller two compactions away is not looked for: the carry spans one
+ * boundary. (payment's shared server span still finds cart through its
+ * parent, cart's server span, in its own block.)
+ */
+Test(trace_store, dependencies_carry_one_boundary_only)
+{
+	dep_data_part(1);
+	compact();
+	struct ml_span_batch b;
+	ml_span_batch_init(&b, arena);
+	add(&b, 99, 1, 0, "other", "x", ML_SPAN_KIND_SERVER, T0 + 99 * MS, MS, NULL, NULL);
+	append(&b);
+	compact();
+	dep_data_part(0);
+	compact();
+	struct ml_dependency *d;
+	size_t n;
+	cr_assert_eq(ml_trace_store_dependencies(ts, T0, T0 + 3600 * 1000 * MS, arena, &d, &n), 0);
+	cr_assert_eq(n, 1, "got %zu links", n);
+	cr_assert(ml_str_eq_cstr(d[0].parent, "cart") && ml_str_eq_cstr(d[0].child, "payment"));
+	cr_assert_eq(d[0].call_count, 4);
+}
+
 Test(trace_store, retention_deletes_old_blocks_only)
 {
 	close_all();
