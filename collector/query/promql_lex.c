@@ -274,7 +274,7 @@ static struct ml_token lex_string(struct ml_lexer *lx)
 			char e = lx->q[lx->pos++];
 			int digits = 0, base = 16;
 			uint32_t max = 0x10ffff;
-			if (strchr("abfnrtv\\", e) != NULL || e == quote)
+			if ((e != '\0' && strchr("abfnrtv\\", e) != NULL) || e == quote)
 				continue;
 			if (e >= '0' && e <= '7') {
 				digits = 3;

@@ -103,3 +103,33 @@ Test(matcher, utf8_values)
 	cr_assert_not(match(&m, "caf\xff"), "invalid UTF-8 does not crash");
 	ml_matcher_fini(&m);
 }
+
+/* RE2 constructs PCRE2 reads otherwise: they must match as Go's regexp matches them. */
+Test(matcher, re2_constructs_match_as_go_s)
+{
+	struct ml_matcher m = mk(ML_MATCH_RE, "a\\12"); /* octal, not a backreference */
+	cr_assert(match(&m, "a\n"));
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, "\\v"); /* the vertical tab alone, not any vertical space */
+	cr_assert(match(&m, "\v"));
+	cr_assert_not(match(&m, "\n"));
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, "a\\sb"); /* Go's \s leaves \v out */
+	cr_assert(match(&m, "a b"));
+	cr_assert_not(match(&m, "a\vb"));
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, "[\\d-z]+"); /* three items: a digit, '-', 'z' */
+	cr_assert(match(&m, "1-z"));
+	cr_assert_not(match(&m, "a"));
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, "^*a"); /* a repeated assertion */
+	cr_assert(match(&m, "a"));
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, "(?P<1>a)(?P<1>b)"); /* names Go takes and PCRE2 does not */
+	cr_assert(match(&m, "ab"));
+	ml_matcher_fini(&m);
+	m = mk(ML_MATCH_RE, "a$"); /* $ is the end of the text, not before a final newline */
+	cr_assert(match(&m, "a"));
+	cr_assert_not(match(&m, "a\n"));
+	ml_matcher_fini(&m);
+}
