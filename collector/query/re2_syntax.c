@@ -20,9 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -428,11 +425,176 @@ static const char *const go_categories[] = {
 };
 
 /*
- * Go's unicodeTable: "Any", a general category or a script. Script names
- * are spelt as Go's unicode.Scripts keys ("Latin", "Old_Italic"); whether
- * the script exists is asked of PCRE2, whose Unicode tables are close to
- * Go's (a script new in one and not the other is the difference left).
+ * Go 1.19's unicode.Scripts (Unicode 13.0.0), the Go Prometheus 2.42 was
+ * built with: a script of Unicode 14 or later (Toto, Vithkuqi, Kawi, ...) is
+ * an "invalid character class range" there. Sorted, for bsearch.
  */
+static const char *const go_scripts[] = {
+    "Adlam",
+    "Ahom",
+    "Anatolian_Hieroglyphs",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Bassa_Vah",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Canadian_Aboriginal",
+    "Carian",
+    "Caucasian_Albanian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dives_Akuru",
+    "Dogra",
+    "Duployan",
+    "Egyptian_Hieroglyphs",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gunjala_Gondi",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanifi_Rohingya",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Imperial_Aramaic",
+    "Inherited",
+    "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kayah_Li",
+    "Kharoshthi",
+    "Khitan_Small_Script",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Linear_A",
+    "Linear_B",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Masaram_Gondi",
+    "Medefaidrin",
+    "Meetei_Mayek",
+    "Mende_Kikakui",
+    "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nandinagari",
+    "New_Tai_Lue",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Nyiakeng_Puachue_Hmong",
+    "Ogham",
+    "Ol_Chiki",
+    "Old_Hungarian",
+    "Old_Italic",
+    "Old_North_Arabian",
+    "Old_Permic",
+    "Old_Persian",
+    "Old_Sogdian",
+    "Old_South_Arabian",
+    "Old_Turkic",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Pahawh_Hmong",
+    "Palmyrene",
+    "Pau_Cin_Hau",
+    "Phags_Pa",
+    "Phoenician",
+    "Psalter_Pahlavi",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "SignWriting",
+    "Sinhala",
+    "Sogdian",
+    "Sora_Sompeng",
+    "Soyombo",
+    "Sundanese",
+    "Syloti_Nagri",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Tai_Le",
+    "Tai_Tham",
+    "Tai_Viet",
+    "Takri",
+    "Tamil",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Ugaritic",
+    "Vai",
+    "Wancho",
+    "Warang_Citi",
+    "Yezidi",
+    "Yi",
+    "Zanabazar_Square",
+};
+
+static int name_cmp(const void *key, const void *elem)
+{
+	const char *const *k = key;
+	return strcmp(*k, *(const char *const *)elem);
+}
+
+/* Go's unicodeTable: "Any", a general category or a script, spelt exactly. */
 static bool unicode_table_known(const char *name, size_t len)
 {
 	if (len == 3 && memcmp(name, "Any", 3) == 0)
@@ -440,23 +602,14 @@ static bool unicode_table_known(const char *name, size_t len)
 	for (size_t k = 0; k < sizeof(go_categories) / sizeof(go_categories[0]); k++)
 		if (strlen(go_categories[k]) == len && memcmp(go_categories[k], name, len) == 0)
 			return true;
-	if (len < 2 || len > 40 || name[0] < 'A' || name[0] > 'Z')
+	char key[32];
+	if (len >= sizeof(key))
 		return false;
-	for (size_t k = 0; k < len; k++) {
-		char c = name[k];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		          (c == '_' && k + 1 < len && name[k + 1] >= 'A' && name[k + 1] <= 'Z');
-		if (!ok)
-			return false;
-	}
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\\p{%.*s}", (int)len, name);
-	int ecode;
-	PCRE2_SIZE eoff;
-	pcre2_code *re =
-	    pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ecode, &eoff, NULL);
-	pcre2_code_free(re);
-	return re != NULL;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	const char *kp = key;
+	return bsearch(&kp, go_scripts, sizeof(go_scripts) / sizeof(go_scripts[0]),
+	               sizeof(go_scripts[0]), name_cmp) != NULL;
 }
 
 /*

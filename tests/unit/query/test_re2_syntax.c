@@ -110,6 +110,11 @@ Test(re2_syntax, says_what_go_says)
 	says("(?P<n", "error parsing regexp: invalid named capture: `(?P<n)$`");
 	says("(?P<>a)", "error parsing regexp: invalid named capture: `(?P<>`");
 	says("(?P>a)", "error parsing regexp: invalid or unsupported Perl syntax: `(?P`");
+	/* Go 1.19's scripts: Unicode 13, exact spelling. */
+	says("\\p{Toto}", "error parsing regexp: invalid character class range: `\\p{Toto}`");
+	says("\\p{Latn}", "error parsing regexp: invalid character class range: `\\p{Latn}`");
+	says("\\p{greek}", "error parsing regexp: invalid character class range: `\\p{greek}`");
+	cr_expect_eq(check("\\p{Yezidi}\\p{^Greek}\\PL\\p{Any}[\\p{Han}]", NULL, 0), 0);
 	char why[64];
 	cr_assert_eq(check("a.b", why, sizeof(why)), 0);
 	cr_expect_str_eq(why, "");
