@@ -198,6 +198,12 @@ describe('PromQL conformance: the comparison', () => {
     const reversed = { status: 200, body: { status: 'success', data: { resultType: 'vector', result: [...sorted.body.data.result].reverse() } } };
     assert.deepEqual(compareAnswers('sum(x)', reversed, sorted), []);
     assert.notDeepEqual(compareAnswers('sort(x)', reversed, sorted), []);
+    // Which two series a duplicate-series error names follows Prometheus's map order.
+    const dup = (group, side, list) =>
+      err(422, 'execution', `found duplicate series for the match group ${group} on the ${side} hand-side of the operation: [${list}];many-to-many matching not allowed: matching labels must be unique on one side`);
+    assert.deepEqual(compareAnswers('x', dup('{a="1"}', 'right', '{b="1"}, {b="2"}'), dup('{a="1"}', 'right', '{b="3"}, {b="1"}')), []);
+    differs(dup('{a="1"}', 'right', '{b="1"}'), dup('{a="2"}', 'right', '{b="1"}'));
+    differs(dup('{a="1"}', 'right', '{b="1"}'), dup('{a="1"}', 'left', '{b="1"}'));
   });
 });
 
