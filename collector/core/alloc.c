@@ -2,6 +2,7 @@
  * alloc.c - allocation wrapper with a failure-injection hook for tests.
  */
 #include "core/alloc.h"
+#include "core/error.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -48,16 +49,16 @@ int ml_grow(void *array_ptr, size_t *cap, size_t need, size_t elem)
 	size_t nc = *cap ? *cap : 16;
 	while (nc < need) {
 		if (nc > SIZE_MAX / 2)
-			return -1;
+			return ML_ENOMEM;
 		nc *= 2;
 	}
 	if (elem != 0 && nc > SIZE_MAX / elem)
-		return -1;
+		return ML_ENOMEM;
 	void *p;
 	memcpy(&p, array_ptr, sizeof(p));
 	unsigned char *g = ml_realloc(p, nc * elem);
 	if (g == NULL)
-		return -1;
+		return ML_ENOMEM;
 	memset(g + *cap * elem, 0, (nc - *cap) * elem);
 	memcpy(array_ptr, &g, sizeof(g));
 	*cap = nc;

@@ -17,7 +17,7 @@ void ml_free(void *p);
 /*
  * Room for at least need elements of elem bytes in the growable array whose
  * pointer is at array_ptr (a T **), capacity *cap: doubles from 16, zeroes
- * the new room. 0, or -1 (out of memory) with the array unchanged.
+ * the new room. 0, or ML_ENOMEM with the array unchanged.
  */
 int ml_grow(void *array_ptr, size_t *cap, size_t need, size_t elem);
 /* Copies n bytes of s and a NUL; the caller frees with ml_free. */

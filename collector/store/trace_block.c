@@ -44,22 +44,6 @@ static int u64_cmp(uint64_t a, uint64_t b)
 	return a < b ? -1 : a > b;
 }
 
-/* Grows *arr (ml_malloc'd) to hold at least need items. */
-static int grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	void *na = ml_realloc(*arr, ncap * size);
-	if (na == NULL)
-		return ML_ENOMEM;
-	*arr = na;
-	*cap = ncap;
-	return 0;
-}
-
 static int span_order(const void *a, const void *b)
 {
 	const struct ml_head_span *x = *(struct ml_head_span *const *)a;
@@ -149,9 +133,7 @@ static int add_orphan(struct ml_block_build *b, size_t *cap, const struct ml_hea
 {
 	if (b == NULL || (c->kind != ML_SPAN_KIND_SERVER && !c->has_parent))
 		return 0;
-	void *arr = b->orphans;
-	int rc = grow(&arr, cap, b->n_orphans + 1, sizeof(*b->orphans));
-	b->orphans = arr;
+	int rc = ml_grow(&b->orphans, cap, b->n_orphans + 1, sizeof(*b->orphans));
 	if (rc != 0)
 		return rc;
 	struct ml_block_orphan *o = &b->orphans[b->n_orphans++];
@@ -168,9 +150,7 @@ static int trace_deps(struct ml_head_span *const *group, size_t n, uint64_t star
 		      struct ml_block_dep **deps, size_t *n_deps, size_t *cap_deps,
 		      struct ml_block_build *orphans_to, size_t *cap_orphans)
 {
-	void *t = *tmp;
-	int rc = grow(&t, tmp_cap, n, sizeof(**tmp));
-	*tmp = t;
+	int rc = ml_grow(tmp, tmp_cap, n, sizeof(**tmp));
 	if (rc != 0)
 		return rc;
 	struct ml_head_span **v = *tmp;
@@ -188,9 +168,7 @@ static int trace_deps(struct ml_head_span *const *group, size_t n, uint64_t star
 			return rc;
 		if (p == NULL || p == c || ml_str_eq(p->service, c->service))
 			continue;
-		void *d = *deps;
-		rc = grow(&d, cap_deps, *n_deps + 1, sizeof(**deps));
-		*deps = d;
+		rc = ml_grow(deps, cap_deps, *n_deps + 1, sizeof(**deps));
 		if (rc != 0)
 			return rc;
 		struct ml_block_dep *dp = &(*deps)[(*n_deps)++];
@@ -386,21 +364,15 @@ static int page_flush(struct page_writer *w)
 		return 0;
 	if (!ml_buf_ok(&w->raw))
 		return ML_ENOMEM;
-	void *arr = b->pages;
-	rc = grow(&arr, &w->cap_pages, b->n_pages + 1, sizeof(*b->pages));
-	b->pages = arr;
+	rc = ml_grow(&b->pages, &w->cap_pages, b->n_pages + 1, sizeof(*b->pages));
 	if (rc != 0)
 		return rc;
 	size_t times_cap = w->cap_page_times;
-	arr = b->meta.page_min;
-	rc = grow(&arr, &times_cap, b->n_pages + 1, sizeof(uint64_t));
-	b->meta.page_min = arr;
+	rc = ml_grow(&b->meta.page_min, &times_cap, b->n_pages + 1, sizeof(uint64_t));
 	if (rc != 0)
 		return rc;
 	times_cap = w->cap_page_times;
-	arr = b->meta.page_max;
-	rc = grow(&arr, &times_cap, b->n_pages + 1, sizeof(uint64_t));
-	b->meta.page_max = arr;
+	rc = ml_grow(&b->meta.page_max, &times_cap, b->n_pages + 1, sizeof(uint64_t));
 	if (rc != 0)
 		return rc;
 	w->cap_page_times = times_cap;
@@ -494,9 +466,7 @@ int ml_block_build(struct ml_head_span *const *spans, size_t n, uint32_t id, int
 				&b->cap_deps, b, &cap_orphans);
 		if (rc != 0)
 			goto fail;
-		void *arr = b->traces;
-		rc = grow(&arr, &cap_traces, b->n_traces + 1, sizeof(*b->traces));
-		b->traces = arr;
+		rc = ml_grow(&b->traces, &cap_traces, b->n_traces + 1, sizeof(*b->traces));
 		if (rc != 0)
 			goto fail;
 		struct ml_block_trace *t = &b->traces[b->n_traces++];
@@ -512,9 +482,7 @@ int ml_block_build(struct ml_head_span *const *spans, size_t n, uint32_t id, int
 			items[k].s = v[k];
 			items[k].page = b->n_pages;
 			if (v[k]->remote.n) {
-				arr = b->remotes;
-				rc = grow(&arr, &cap_remotes, b->n_remotes + 1, sizeof(*b->remotes));
-				b->remotes = arr;
+				rc = ml_grow(&b->remotes, &cap_remotes, b->n_remotes + 1, sizeof(*b->remotes));
 				if (rc != 0)
 					goto fail;
 				struct ml_block_remote *r = &b->remotes[b->n_remotes++];

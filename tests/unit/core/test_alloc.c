@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/alloc.h"
+#include "core/error.h"
 
 Test(alloc, grow_doubles_zeroes_and_keeps_contents)
 {
@@ -35,10 +36,10 @@ Test(alloc, grow_fails_cleanly)
 	cr_assert_eq(ml_grow(&a, &cap, 4, sizeof(*a)), 0);
 	a[3] = 7;
 	ml_alloc_fail_after(0);
-	cr_assert_eq(ml_grow(&a, &cap, 1000, sizeof(*a)), -1);
+	cr_assert_eq(ml_grow(&a, &cap, 1000, sizeof(*a)), ML_ENOMEM);
 	ml_alloc_fail_after(-1);
 	cr_assert_eq(cap, 16, "capacity unchanged");
 	cr_assert_eq(a[3], 7, "contents unchanged");
-	cr_assert_eq(ml_grow(&a, &cap, SIZE_MAX / 2, sizeof(*a)), -1, "size overflow");
+	cr_assert_eq(ml_grow(&a, &cap, SIZE_MAX / 2, sizeof(*a)), ML_ENOMEM, "size overflow");
 	ml_free(a);
 }

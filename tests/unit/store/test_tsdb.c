@@ -414,13 +414,19 @@ Test(tsdb, chunks_cut_and_read_across_head_and_store)
 	cr_assert_eq(res.n_samples[0], N + 1);
 }
 
-static void cold_chunks_recompressed(size_t max_ops_per_txn)
+/* Reopens with chunks going cold after 1 h into 24 h groups. */
+static void reopen_cold(size_t max_ops_per_txn)
 {
 	close_all();
 	opts.max_ops_per_txn = max_ops_per_txn;
 	opts.cold_after_ms = 3600 * 1000;
 	opts.cold_window_ms = 24 * 3600 * 1000;
 	open_all();
+}
+
+static void cold_chunks_recompressed(size_t max_ops_per_txn)
+{
+	reopen_cold(max_ops_per_txn);
 	enum { N = 1100 };
 	static int64_t t[N];
 	static double v[N];
@@ -714,10 +720,7 @@ Test(tsdb, head_cost_per_active_series_is_bounded)
  */
 Test(tsdb, newest_sample_only)
 {
-	close_all();
-	opts.cold_after_ms = 3600 * 1000;
-	opts.cold_window_ms = 24 * 3600 * 1000;
-	open_all();
+	reopen_cold(opts.max_ops_per_txn);
 	enum { N = 1100 };
 	static int64_t t[N];
 	static double v[N];
