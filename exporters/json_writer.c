@@ -71,10 +71,7 @@ void ml_json_i64(struct ml_buf *b, int64_t v)
 
 void ml_shortest_g(double v, char *out, size_t n)
 {
-	struct ml_buf b = ML_BUF_INIT;
-	ml_float_put(&b, v, -4, 0);
-	snprintf(out, n, "%.*s", ml_buf_ok(&b) ? (int)b.len : 0, b.data ? (const char *)b.data : "");
-	ml_buf_free(&b);
+	ml_float_format(v, -4, 0, out, n);
 }
 
 void ml_json_double(struct ml_buf *b, double v)

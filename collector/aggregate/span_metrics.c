@@ -95,31 +95,6 @@ static struct ml_str status_name(uint8_t code)
 	}
 }
 
-size_t ml_span_metrics_record(struct ml_span_metrics *m, const struct ml_span *s)
-{
-	const char *kind = ml_span_kind_otlp_name((enum ml_span_kind)s->kind);
-	struct ml_str values[4] = {
-	    s->resource->service_name,
-	    s->name,
-	    ml_str_make(kind, strlen(kind)),
-	    status_name(s->status_code),
-	};
-	uint64_t ns = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
-	double d = m->naming == ML_SPAN_METRICS_TEMPO ? (double)ns / 1e9 : (double)ns / 1e6;
-	size_t dropped = 0;
-	struct ml_child *c = ml_family_child(m->calls, values);
-	if (c != NULL)
-		ml_child_add(c, 1);
-	else
-		dropped++;
-	c = ml_family_child(m->duration, values);
-	if (c != NULL)
-		ml_child_observe(c, d);
-	else
-		dropped++;
-	return dropped;
-}
-
 /* A series of this call: its labels (pointing into the batch) and its two children. */
 struct recent {
 	struct ml_str service, name;
@@ -179,4 +154,9 @@ size_t ml_span_metrics_record_batch(struct ml_span_metrics *m, const struct ml_s
 			dropped++;
 	}
 	return dropped;
+}
+
+size_t ml_span_metrics_record(struct ml_span_metrics *m, const struct ml_span *s)
+{
+	return ml_span_metrics_record_batch(m, s, 1);
 }

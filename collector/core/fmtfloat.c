@@ -152,3 +152,11 @@ void ml_float_put(struct ml_buf *b, double v, int emin, int emax)
 		ml_buf_append(b, d, nd);
 	}
 }
+
+void ml_float_format(double v, int emin, int emax, char *out, size_t n)
+{
+	struct ml_buf b = ML_BUF_INIT;
+	ml_float_put(&b, v, emin, emax);
+	snprintf(out, n, "%.*s", ml_buf_ok(&b) ? (int)b.len : 0, b.data ? (const char *)b.data : "");
+	ml_buf_free(&b);
+}

@@ -31,5 +31,7 @@ size_t ml_float_digits(double v, char digits[ML_FLOAT_DIGITS], int *exp, int *ne
  */
 void ml_float_put(struct ml_buf *b, double v, int emin, int emax);
 #define ML_FLOAT_PLAIN INT_MIN, INT_MAX
+/* The same into out (n bytes, NUL-terminated, cut if too small). */
+void ml_float_format(double v, int emin, int emax, char *out, size_t n);
 
 #endif

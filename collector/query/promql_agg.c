@@ -377,6 +377,7 @@ struct fgroup {
 	size_t first_step;
 	uint64_t first_src;
 	struct acc *acc; /* one per step; count 0: no element at that step */
+	size_t np;       /* steps with an element */
 };
 
 struct fold {
@@ -415,6 +416,7 @@ static int fold_put(struct ev *ev, void *vctx, const struct ev_series *s)
 	struct fgroup *g = &f->g[*slot];
 	for (size_t i = 0; i < s->n; i++) {
 		size_t step = (size_t)((s->pts[i].t_ms - ev->start) / ev->interval);
+		g->np += g->acc[step].count == 0;
 		acc_add(c->op, &g->acc[step], s->pts[i].v);
 		if (step < g->first_step) {
 			g->first_step = step;
@@ -444,8 +446,7 @@ static int fold_stream(struct ev *ev, struct agg_ctx *c, struct ev_matrix *out)
 		qsort(f.g, f.ng, sizeof(*f.g), cmp_fgroup);
 	int64_t held = 0;
 	for (size_t i = 0; i < f.ng; i++)
-		for (size_t j = 0; j < f.steps; j++)
-			held += f.g[i].acc[j].count > 0;
+		held += (int64_t)f.g[i].np;
 	if (ev->cur_samples + held > ev->max_samples) {
 		rc = ev_fail(ev, ML_ETOOBIG,
 		             "query processing would load too many samples into memory in query "
@@ -463,10 +464,7 @@ static int fold_stream(struct ev *ev, struct agg_ctx *c, struct ev_matrix *out)
 		memset(o, 0, sizeof(*o));
 		o->ls = g->ls;
 		o->hash = g->hash;
-		size_t np = 0;
-		for (size_t j = 0; j < f.steps; j++)
-			np += g->acc[j].count > 0;
-		o->pts = ml_arena_alloc(ev->a, (np ? np : 1) * sizeof(*o->pts));
+		o->pts = ml_arena_alloc(ev->a, (g->np ? g->np : 1) * sizeof(*o->pts));
 		if (o->pts == NULL) {
 			rc = ev_oom(ev);
 			goto done;

@@ -582,10 +582,7 @@ void ev_format_float_f(double v, char *buf, size_t n)
 		return;
 	}
 	/* The shortest digits that read back as v, printed without an exponent. */
-	struct ml_buf b = ML_BUF_INIT;
-	ml_float_put(&b, v, ML_FLOAT_PLAIN);
-	snprintf(buf, n, "%.*s", ml_buf_ok(&b) ? (int)b.len : 0, b.data ? (const char *)b.data : "");
-	ml_buf_free(&b);
+	ml_float_format(v, ML_FLOAT_PLAIN, buf, n);
 }
 
 /* ---- selecting series ---------------------------------------------------------- */

@@ -36,6 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { startMeshlens, freePort, tempDir } from '../integration/lib/meshlens.mjs';
+import { prng } from '../integration/lib/prng.mjs';
 
 const SERIES = Number(process.env.SERIES ?? 10000);
 const HOURS = Number(process.env.HOURS ?? 6);
@@ -52,18 +53,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Istio's default duration buckets (ms), the first 15 of them, then +Inf.
 const LE = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '5000', '10000', '30000', '60000', '+Inf'];
 
-/** Mulberry32: a fixed-seed generator (no clock anywhere in the data). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The series, in groups of 2,000: 5 destination services x 5 source
  * workloads x 2 reporters, each with istio_requests_total for 4 response
@@ -73,7 +62,7 @@ function rng(seed) {
  */
 function makeSeries(n) {
   const out = [];
-  const rand = rng(42);
+  const rand = prng(42);
   const groups = n / 2000;
   for (let g = 0; g < groups; g++) {
     for (let d = 0; d < 5; d++) {

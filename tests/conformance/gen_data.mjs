@@ -18,24 +18,14 @@
 
 import { writeFileSync } from 'node:fs';
 
+import { prng } from '../integration/lib/prng.mjs';
+
 /** Start of the data (2024-01-01T00:00:00Z, on a 2 h block boundary). */
 export const T0_MS = 1704067200000;
 /** Scrape interval and length of the data. */
 export const STEP_MS = 15000;
 export const SPAN_MS = 2 * 3600 * 1000;
 export const SEED = 0x5eed4;
-
-/** mulberry32: a small deterministic PRNG (fixed seed, never the clock). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Timestamp text in seconds with ms precision such that both readers turn it

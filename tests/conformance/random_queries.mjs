@@ -8,17 +8,7 @@
 // queries, where Prometheus feeds aggregations in Go map order, and match
 // group error texts longer than meshlens keeps.
 
-/** mulberry32, as gen_data.mjs. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../integration/lib/prng.mjs';
 
 const SELECTORS = [
   'conf_gauge',

@@ -13,7 +13,7 @@ import http from 'node:http';
 
 import { startMeshlens, exitProblem, logged } from './lib/meshlens.mjs';
 import { request } from './lib/http.mjs';
-import { startPrometheus, prometheusPath } from './lib/prometheus.mjs';
+import { prometheusPath, remoteWriteTo, startPrometheus } from './lib/prometheus.mjs';
 import { readApi, series, instant, seriesKeys } from './lib/metrics.mjs';
 
 const JOB = 'integ_target';
@@ -82,12 +82,7 @@ describe('Prometheus remote write into meshlens', { skip: !prometheusPath() && '
         `  - job_name: ${JOB}`,
         '    static_configs:',
         `      - targets: ['127.0.0.1:${target.port}']`,
-        'remote_write:',
-        `  - url: ${m.url}/api/v1/write`,
-        '    queue_config:',
-        '      batch_send_deadline: 1s',
-        '      min_backoff: 100ms',
-        '      max_backoff: 1s',
+        ...remoteWriteTo(m.url),
         '',
       ].join('\n'),
     );

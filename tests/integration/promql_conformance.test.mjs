@@ -27,7 +27,7 @@ import { promisify } from 'node:util';
 import http from 'node:http';
 
 import { startMeshlens, freePort, tempDir, exitProblem } from './lib/meshlens.mjs';
-import { prometheusPath, startPrometheus } from './lib/prometheus.mjs';
+import { prometheusPath, remoteWriteTo, startPrometheus } from './lib/prometheus.mjs';
 import { T0_MS, SPAN_MS, buildSeries, openMetricsText, chunkOpenMetrics } from '../conformance/gen_data.mjs';
 import { compareAnswers } from '../conformance/compare.mjs';
 import { randomQueries } from '../conformance/random_queries.mjs';
@@ -497,12 +497,7 @@ describe('PromQL conformance: staleness markers remote-written by a scraping Pro
         'scrape_configs:',
         ...job('stale_a', '/a'),
         ...job('stale_b', '/b'),
-        'remote_write:',
-        `  - url: ${mesh.url}/api/v1/write`,
-        '    queue_config:',
-        '      batch_send_deadline: 1s',
-        '      min_backoff: 100ms',
-        '      max_backoff: 1s',
+        ...remoteWriteTo(mesh.url),
         '',
       ].join('\n'),
     );

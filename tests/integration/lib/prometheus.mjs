@@ -37,6 +37,21 @@ export function prometheusPath() {
 }
 
 /**
+ * The remote_write section (YAML lines) that sends to meshlens at url
+ * within about a second, as the tests want.
+ */
+export function remoteWriteTo(url) {
+  return [
+    'remote_write:',
+    `  - url: ${url}/api/v1/write`,
+    '    queue_config:',
+    '      batch_send_deadline: 1s',
+    '      min_backoff: 100ms',
+    '      max_backoff: 1s',
+  ];
+}
+
+/**
  * Starts Prometheus with the YAML text `config` (a function of nothing; the
  * caller fills in ports). Resolves {url, log(), stop()}.
  */
